@@ -1,0 +1,38 @@
+# Set-up and entry points. Every target that needs Python builds .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+
+.PHONY: setup run test bench clean fashion-mnist
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch goes first, pinned: a bare "torch" requirement would pull several GB of CUDA wheels.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Debian's dataset-fashion-mnist, where apt is there and we may use it; a no-op elsewhere.
+fashion-mnist:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "note: install the Debian package dataset-fashion-mnist for the fashion-mnist dataset"; fi
+
+run: setup fashion-mnist
+	$(BIN)/genforge preview fashion-mnist -n 64 -o out/fashion-mnist-preview.png
+
+test: setup fashion-mnist
+	$(BIN)/python -m pytest
+
+bench: setup fashion-mnist
+	$(BIN)/python benchmarks/bench_import.py
+
+clean:
+	rm -rf $(VENV) out runs *.egg-info
