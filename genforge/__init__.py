@@ -1,12 +1,27 @@
-"""genforge: an open platform for generative image models on PyTorch."""
+"""genforge: an open platform for generative image models on PyTorch.
+
+    import genforge as gf
+    frame = gf.import_file("fashion-mnist")
+    gan = gf.GANEstimator(epochs=5, seed=7).train(training_frame=frame)
+    gan.predict(64).to_png("samples.png")
+    gf.load_model(gf.save_model(gan, "models"))
+"""
 
 from genforge._version import __version__
+from genforge.artifacts import load_model, save_model
+# data readers (import_file, list_datasets) are exported once genforge.data lands
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
+from genforge.estimators import GANEstimator
 from genforge.frame import Frame
+from genforge.table import Table
 
 __all__ = [
     "__version__",
     "Frame",
+    "Table",
+    "GANEstimator",
+    "save_model",
+    "load_model",
     "GenforgeError",
     "DataError",
     "ParameterError",

@@ -1,0 +1,131 @@
+"""The ``genforge`` command: datasets, preview, train, generate.
+
+Estimator parameters are passed as ``--name value`` with the same names as in Python (``--epochs 3
+--loss hinge``; ``--batch-size`` works too) and go through the same validation.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from genforge._version import __version__
+from genforge.errors import GenforgeError, ParameterError
+
+
+class _FriendlyGroup(click.Group):
+    """Turn genforge errors into one clear line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GenforgeError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_FriendlyGroup)
+@click.version_option(__version__, prog_name="genforge")
+def main() -> None:
+    """genforge: train, evaluate and serve generative image models."""
+
+
+@main.command()
+def datasets() -> None:
+    """List the built-in datasets and whether each is available here."""
+    from genforge.data import list_datasets
+
+    for entry in list_datasets():
+        state = "available" if entry["available"] else "missing"
+        rows = f"{entry['rows']} images" if entry.get("rows") else ""
+        click.echo(f"{entry['name']:<22} {state:<10} {rows:<14} {entry.get('description', '')}")
+        if not entry["available"] and entry.get("install"):
+            click.echo(f"{'':<22} install: {entry['install']}")
+
+
+@main.command()
+@click.argument("source")
+@click.option("-n", "count", default=64, show_default=True, help="Images in the grid.")
+@click.option("-o", "--output", default="preview.png", show_default=True, help="PNG file to write.")
+def preview(source: str, count: int, output: str) -> None:
+    """Import SOURCE (a built-in name or a path) and write a grid of its first images."""
+    from genforge.data import import_file
+
+    frame = import_file(source)
+    path = frame.head(count).to_png(output)
+    click.echo(f"{frame!r}")
+    if frame.labels is not None:
+        click.echo("classes: " + ", ".join(f"{k}={v}" for k, v in frame.class_counts().items()))
+    click.echo(f"wrote {path}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--algo", required=True, help="Algorithm: gan (vae and cnn as they land).")
+@click.option("--frame", "frame_source", required=True, help="Training data: a built-in name or a path.")
+@click.option("--validation-frame", default=None, help="Optional validation data.")
+@click.option("--image-size", type=int, default=None, help="Resize images to this square size on import.")
+@click.option("--out", default="models", show_default=True, help="Folder to save the trained model into.")
+@click.pass_context
+def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: str | None, image_size: int | None,
+          out: str) -> None:
+    """Train a model: genforge train --algo gan --frame fashion-mnist --epochs 5 --seed 1."""
+    from genforge.artifacts import save_model
+    from genforge.data import import_file
+    from genforge.estimators import get_estimator
+
+    cls = get_estimator(algo)
+    params = parse_params(cls.PARAMS, ctx.args)
+    options = {"image_size": image_size} if image_size else {}
+    frame = import_file(frame_source, **options)
+    valid = import_file(validation_frame, **options) if validation_frame else None
+    model = cls(**params).train(training_frame=frame, validation_frame=valid)
+    click.echo(repr(model.scoring_history()))
+    path = save_model(model, out)
+    click.echo(f"saved {path}")
+
+
+@main.command()
+@click.argument("model_path")
+@click.option("-n", "count", default=64, show_default=True, help="Number of images.")
+@click.option("--seed", type=int, default=None, help="Noise seed (same seed, same images).")
+@click.option("--label", default=None, help="Class (index or name) for conditional models.")
+@click.option("-o", "--output", default="samples.png", show_default=True, help="PNG grid to write.")
+@click.option("--nrow", type=int, default=None, help="Images per grid row.")
+def generate(model_path: str, count: int, seed: int | None, label: str | None, output: str, nrow: int | None) -> None:
+    """Generate images from a saved model into a PNG grid."""
+    from genforge.artifacts import load_model
+
+    model = load_model(model_path)
+    if not hasattr(model, "predict") or model.algo == "cnn":
+        raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images.")
+    if count < 1:
+        raise ParameterError(f"-n must be at least 1, got {count}.")
+    labels = None if label is None else (int(label) if label.lstrip("-").isdigit() else label)
+    frame = model.predict(count, seed=seed, labels=labels)
+    click.echo(f"wrote {frame.to_png(output, nrow=nrow)}")
+
+
+def parse_params(params, args: list[str]) -> dict:
+    """Parse ``--name value`` / ``--name=value`` pairs against an estimator's declared parameters."""
+    values: dict = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--"):
+            raise ParameterError(f"Unexpected argument {token!r}; pass parameters as --name value.")
+        name, _, text = token[2:].partition("=")
+        if not _:
+            if i + 1 >= len(args):
+                raise ParameterError(f"--{name} needs a value.")
+            i += 1
+            text = args[i]
+        canonical = params.canonical(name.replace("-", "_"))
+        values[canonical] = params[canonical].parse(text)
+        i += 1
+    return values
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

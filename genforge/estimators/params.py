@@ -1,0 +1,167 @@
+"""Declared estimator parameters: one ``Param`` per name, with type, default, allowed values and help.
+
+The same declarations validate ``train``'s parameters, parse CLI flags (``--epochs 3``) and, later, build
+the server's parameter schema and the web UI's forms, so every entry point checks values the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from genforge.errors import ParameterError
+
+_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", dict: "dict", list: "list"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One estimator parameter.
+
+    ``kind`` is the Python type (bool, int, float, str, dict or list); ``choices`` lists the allowed
+    values; ``low``/``high`` bound numbers (inclusive); ``nullable`` admits None.
+    """
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    nullable: bool = False
+    aliases: tuple[str, ...] = field(default=())
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` checked (ints accepted for floats), or raise ParameterError naming it."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ParameterError(f"Parameter {self.name!r} may not be None; {self._expectation()}.")
+        value = self._coerce_type(value)
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(
+                f"Parameter {self.name!r} got {value!r}; allowed values: {', '.join(map(repr, self.choices))}."
+            )
+        if self.kind in (int, float):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ParameterError(f"Parameter {self.name!r} got {value!r}; pass a finite number.")
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise ParameterError(f"Parameter {self.name!r} got {value!r}; {self._expectation()}.")
+        return value
+
+    def _coerce_type(self, value: Any) -> Any:
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if self.kind is bool and not isinstance(value, bool):
+            raise ParameterError(f"Parameter {self.name!r} got {value!r} ({type(value).__name__}); pass True or False.")
+        if self.kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        if self.kind is not bool and isinstance(value, bool) or not isinstance(value, self.kind):
+            raise ParameterError(
+                f"Parameter {self.name!r} got {value!r} of type {type(value).__name__}; {self._expectation()}."
+            )
+        return value
+
+    def _expectation(self) -> str:
+        text = f"expected {_TYPE_NAMES.get(self.kind, self.kind.__name__)}"
+        if self.low is not None and self.high is not None:
+            text += f" in [{self.low}, {self.high}]"
+        elif self.low is not None:
+            text += f" >= {self.low}"
+        elif self.high is not None:
+            text += f" <= {self.high}"
+        if self.nullable:
+            text += " or None"
+        return text
+
+    def parse(self, text: str) -> Any:
+        """Parse a command-line string into this parameter's type (then validate it)."""
+        if text.lower() in ("none", "null") and self.nullable:
+            return None
+        try:
+            if self.kind is bool:
+                lowered = text.lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value: Any = lowered in ("true", "1", "yes")
+            elif self.kind in (dict, list):
+                value = json.loads(text)
+            else:
+                value = self.kind(text)
+        except ValueError:
+            raise ParameterError(f"Parameter {self.name!r} got {text!r}; {self._expectation()}.") from None
+        return self.validate(value)
+
+    def schema(self) -> dict:
+        """A JSON-ready description, for the server's estimator schema and the web UI's forms."""
+        return {
+            "name": self.name,
+            "type": _TYPE_NAMES.get(self.kind, self.kind.__name__),
+            "default": self.default,
+            "help": self.help,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "min": self.low,
+            "max": self.high,
+            "nullable": self.nullable,
+        }
+
+
+class ParamSet:
+    """The ordered parameters of one estimator, looked up by name or alias."""
+
+    def __init__(self, params: Iterable[Param]) -> None:
+        self._params = {p.name: p for p in params}
+        self._aliases = {alias: p.name for p in self._params.values() for alias in p.aliases}
+
+    def __iter__(self):
+        return iter(self._params.values())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._params
+
+    def __getitem__(self, name: str) -> Param:
+        return self._params[self.canonical(name)]
+
+    def names(self) -> list[str]:
+        return list(self._params)
+
+    def canonical(self, name: str) -> str:
+        """The parameter's own name for ``name`` or one of its aliases; ParameterError when unknown."""
+        if name in self._params:
+            return name
+        if name in self._aliases:
+            return self._aliases[name]
+        import difflib
+
+        close = difflib.get_close_matches(name, list(self._params) + list(self._aliases), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ParameterError(
+            f"Unknown parameter {name!r}.{hint} Known parameters: {', '.join(sorted(self._params))}."
+        )
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self._params.values()}
+
+    def schema(self) -> list[dict]:
+        return [p.schema() for p in self._params.values()]
+
+
+def common_params() -> list[Param]:
+    """Parameters every estimator takes (DESIGN section 3)."""
+    return [
+        Param("epochs", int, 10, "Total passes over the training frame (a checkpoint's epochs count too).", low=1),
+        Param("batch_size", int, 64, "Images per optimisation step.", low=1, high=65536),
+        Param("seed", int, None, "Random seed; the same seed gives the same model. None picks one.", nullable=True, low=0),
+        Param("max_runtime_secs", float, 0.0, "Stop training after this many seconds (0 = no limit).", low=0),
+        Param("stopping_rounds", int, 0, "Stop when the stopping metric has not improved for this many epochs (0 = off).", low=0),
+        Param("stopping_metric", str, "auto", "History column to monitor for early stopping; 'auto' picks the estimator's main score."),
+        Param("stopping_tolerance", float, 1e-3, "Relative improvement that counts as progress for early stopping.", low=0),
+        Param("checkpoint", str, None, "A saved model (folder) to continue training from.", nullable=True),
+        Param("device", str, "auto", "'auto' (GPU when there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'."),
+        Param("verbose", bool, True, "Show a progress bar."),
+        Param("run_dir", str, None, "Folder for checkpoints, sample grids and history.png (None = a temporary folder).", nullable=True),
+        Param("deterministic", bool, False, "Use deterministic algorithms only (slower, exactly reproducible)."),
+    ]
