@@ -1,0 +1,32 @@
+"""The estimators that the contract suite runs, each with tiny parameters that train in a blink.
+
+Add a new estimator here and the whole contract suite runs over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from genforge.estimators import GANEstimator
+
+TINY = {"epochs": 2, "batch_size": 8, "seed": 3, "verbose": False}
+
+
+@dataclass
+class Case:
+    id: str
+    cls: type
+    params: dict
+    # How this estimator is asked for its output on a frame (what "same model" compares).
+    predict: Callable[[Any, Any], Any]
+    # A parameter name with a value of the right type but outside its allowed values.
+    bad_value: tuple[str, Any] = field(default=("epochs", 0))
+
+
+CASES = [
+    Case("gan", GANEstimator, {**TINY, "width": 8, "latent_dim": 8}, lambda m, f: m.predict(4, seed=0).images,
+         ("architecture", "transformer")),
+    Case("gan-mlp", GANEstimator, {**TINY, "architecture": "mlp", "width": 8, "latent_dim": 8},
+         lambda m, f: m.predict(4, seed=0).images, ("loss", "l1")),
+]
