@@ -1,0 +1,29 @@
+"""GAN networks: MLP, DCGAN and SNGAN-style ResNet generators and discriminators, built by name."""
+
+from genforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from genforge.nets.layers import ConditionalBatchNorm2d, apply_spectral_norm
+from genforge.nets.mlp import MLPDiscriminator, MLPGenerator
+from genforge.nets.registry import (
+    DISCRIMINATORS,
+    GENERATORS,
+    build_discriminator,
+    build_generator,
+    check_image_shape,
+)
+from genforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
+
+__all__ = [
+    "GENERATORS",
+    "DISCRIMINATORS",
+    "build_generator",
+    "build_discriminator",
+    "check_image_shape",
+    "ConditionalBatchNorm2d",
+    "apply_spectral_norm",
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+    "ResNetGenerator",
+    "ResNetDiscriminator",
+]
