@@ -42,6 +42,9 @@ class Estimator:
 
     algo: ClassVar[str] = ""
     PARAMS: ClassVar[ParamSet]
+    # Optional progress hook, not a parameter: called with the training loop's snapshots (see
+    # genforge.training.loop.progress_snapshot); the server's workers set it to report job progress.
+    on_progress: Any = None
 
     def __init__(self, **params: Any) -> None:
         given = {self.PARAMS.canonical(name): value for name, value in params.items()}
@@ -122,7 +125,7 @@ class Estimator:
                 stopping_metric=self._stopping_metric(params), stopping_tolerance=params["stopping_tolerance"],
                 minimize_metric=self._minimize(self._stopping_metric(params)), verbose=params["verbose"],
                 run_dir=run_dir, save_checkpoint=lambda folder, loop: self._write_folder(folder, task, loop),
-                drop_last=self._drop_last,
+                drop_last=self._drop_last, on_progress=self.on_progress,
             )
             self._configure_loop(config)
             state = run_training(task, frame, config, state)

@@ -59,6 +59,9 @@ class LoopConfig:
     is_main_process: bool = True
     sampler_rank: int = 0
     sampler_world_size: int = 1
+    # Called on the main process with a progress snapshot (see ``progress_snapshot``) every few steps and
+    # after each epoch's checkpoint is written; the server's workers report job progress through it.
+    on_progress: Callable[[dict], None] | None = None
 
 
 @dataclass
@@ -91,6 +94,10 @@ def run_training(task: TrainingTask, frame: Frame, config: LoopConfig, state: Lo
         enabled=config.verbose and config.is_main_process,
     )
     started = time.monotonic()
+    total_images = config.epochs * steps_per_epoch * batches.images_per_step
+    done_at_start = state.epoch * steps_per_epoch * batches.images_per_step
+    done_images = done_at_start
+    report = config.on_progress if config.is_main_process else None
     try:
         while state.epoch < config.epochs and state.stopped_reason is None:
             epoch_started = time.monotonic()
@@ -105,10 +112,14 @@ def run_training(task: TrainingTask, frame: Frame, config: LoopConfig, state: Lo
                 state.step += 1
                 steps_this_epoch += 1
                 progress.advance(len(images) * config.sampler_world_size)
+                done_images += len(images) * config.sampler_world_size
                 if state.step % Progress.REFRESH_STEPS == 0:  # one host sync every few steps, not each step
                     means = _means(sums, counts)
                     _check_finite(means, state, config)
                     progress.show(epoch=state.epoch + 1, **means)
+                    if report is not None:
+                        report(progress_snapshot(state, config, done_images - done_at_start, done_images,
+                                                 total_images, started, means))
                 if config.max_runtime_secs and time.monotonic() - started >= config.max_runtime_secs:
                     state.stopped_reason = "max_runtime_secs"
                     break
@@ -127,9 +138,26 @@ def run_training(task: TrainingTask, frame: Frame, config: LoopConfig, state: Lo
             _update_early_stopping(state, row, config)
             if config.is_main_process:
                 _write_epoch_artifacts(task, state, config)
+            if report is not None:
+                report(progress_snapshot(state, config, done_images - done_at_start, done_images, total_images,
+                                         started, means, row))
     finally:
         progress.close()
     return state
+
+
+def progress_snapshot(state: LoopState, config: LoopConfig, images_this_run: int, done_images: int,
+                      total_images: int, started: float, metrics: dict[str, float], row: dict | None = None) -> dict:
+    """What ``LoopConfig.on_progress`` receives: counters, 0..1 progress, images/s and ETA of this run."""
+    elapsed = max(time.monotonic() - started, 1e-9)
+    rate = images_this_run / elapsed
+    remaining = max(total_images - done_images, 0)
+    return {
+        "epoch": state.epoch, "epochs": config.epochs, "step": state.step,
+        "progress": min(done_images / total_images, 1.0) if total_images else 1.0,
+        "images_per_sec": round(rate, 1), "eta_secs": round(remaining / rate, 1) if rate > 0 else None,
+        "metrics": metrics, "epoch_end": row is not None, "history": state.history if row is not None else None,
+    }
 
 
 def _means(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> dict[str, float]:

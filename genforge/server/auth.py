@@ -1,0 +1,97 @@
+"""The API key guard and the request body limit, as plain ASGI middleware (so that they cover every route,
+the OpenAPI docs and streaming responses alike)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from fastapi.security import APIKeyHeader
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from genforge.server.errors import BodyTooLarge
+
+OPEN_PATHS = frozenset({"/v2/health/live"})
+# Declared on the routers so that the OpenAPI docs show the key (the middleware does the checking).
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The server's API key, when set.")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def presented_key(scope: Scope) -> str | None:
+    key = _header(scope, b"x-api-key")
+    if key:
+        return key
+    auth = _header(scope, b"authorization") or ""
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _send_json(send: Send, status: int, detail: str, path: str, headers: list | None = None) -> None:
+    payload = {"error": detail, "detail": detail} if path.startswith("/v2") else {"detail": detail}
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ApiKeyMiddleware:
+    """Answer 401 to any request without the key (constant-time comparison), but for the liveness probe."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app = app
+        self.key = api_key.encode() if api_key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = presented_key(scope)
+        if given is None or not hmac.compare_digest(given.encode(), self.key):
+            detail = ("missing API key: send it in the X-API-Key header (or Authorization: Bearer KEY)."
+                      if given is None else "invalid API key.")
+            await _send_json(send, 401, detail, scope["path"], [(b"www-authenticate", b"Bearer")])
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``limit`` bytes: at once by Content-Length, else by counting as they stream in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.limit
+            except ValueError:
+                await _send_json(send, 400, "invalid Content-Length header.", scope["path"])
+                return
+            if too_big:
+                await _send_json(send, 413, f"request body is larger than the limit of {self.limit} bytes.",
+                                 scope["path"])
+                return
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)

@@ -1,0 +1,241 @@
+"""``/api/v1/models``: list, details, sample grids, generation, evaluation, download and upload, delete."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from genforge.errors import DataError, GenforgeError, ModelFormatError
+from genforge.imaging import make_grid, png_bytes
+from genforge.serialization import META_FILE, WEIGHTS_FILE, read_json, write_json
+from genforge.server.db import ModelRow
+from genforge.server.deps import PNG, Context, get_ctx, is_generator, model_out
+from genforge.server.errors import ApiError, not_found
+from genforge.server.routes_frames import load_frame
+from genforge.server.schemas import ErrorOut, EvaluateIn, EvaluateOut, GenerateIn, GenerateOut, ModelOut
+from genforge.server.store import model_row_values, new_id, valid_id
+
+router = APIRouter(prefix="/api/v1", tags=["models"])
+ERRORS = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422)}
+ZIP = {200: {"content": {"application/zip": {}}, "description": "A zip file."}}
+
+
+def model_row(ctx: Context, model_id: str) -> ModelRow:
+    with ctx.db.session() as session:
+        row = session.get(ModelRow, model_id)
+    if row is None:
+        raise not_found("model", model_id)
+    return row
+
+
+def load(ctx: Context, row: ModelRow):
+    return ctx.stores.model(row.id, row.path)
+
+
+def generator(ctx: Context, model_id: str):
+    row = model_row(ctx, model_id)
+    if not is_generator(row.algo):
+        raise ApiError(409, f"model {model_id!r} is a {row.algo!r} model, which does not generate images.")
+    return row, load(ctx, row)
+
+
+@router.get("/models", response_model=list[ModelOut], summary="List models with their key metrics")
+def list_models(ctx: Context = Depends(get_ctx)) -> list[dict[str, Any]]:
+    with ctx.db.session() as session:
+        rows = session.scalars(select(ModelRow).order_by(ModelRow.created, ModelRow.id)).all()
+    return [model_out(r, full=False) for r in rows]
+
+
+@router.get("/models/{model_id}", response_model=ModelOut, responses=ERRORS,
+            summary="A model's parameters, history and metrics")
+def get_model(model_id: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    return model_out(model_row(ctx, model_id))
+
+
+@router.get("/models/{model_id}/samples.png", response_class=Response, responses={**PNG, **ERRORS},
+            summary="A grid of generated images (seed 0 unless given)")
+def samples(model_id: str, n: int = Query(64, ge=1, le=256), seed: int = Query(0, ge=0, le=2**63 - 1),
+            ctx: Context = Depends(get_ctx)) -> Response:
+    _, model = generator(ctx, model_id)
+    return Response(png_bytes(make_grid(model.predict(n, seed=seed).images)), media_type="image/png")
+
+
+@router.post("/models/{model_id}/generate", responses={**PNG, **ZIP, **ERRORS, 200: {
+                 "content": {"image/png": {}, "application/zip": {}, "application/json": {
+                     "schema": GenerateOut.model_json_schema()}},
+                 "description": "A PNG grid, a zip of PNGs, or JSON pixels (N, H, W, C)."}},
+             summary="Generate images: a PNG grid, a zip of PNGs or JSON")
+def generate(model_id: str, body: GenerateIn, ctx: Context = Depends(get_ctx)) -> Response:
+    row, model = generator(ctx, model_id)
+    if body.n > ctx.settings.max_generate:
+        raise ApiError(422, f"n: at most {ctx.settings.max_generate} images per request, got {body.n}.")
+    frame = model.predict(body.n, seed=body.seed, labels=body.labels)
+    images = np.asarray(frame.images)
+    if body.format == "png":
+        return Response(png_bytes(make_grid(images, nrow=body.nrow)), media_type="image/png")
+    if body.format == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for i, image in enumerate(images):
+                archive.writestr(f"{model_id}_{i:04d}.png", png_bytes(image))
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{model_id}-samples.zip"'})
+    payload = {"n": len(images), "shape": list(images.shape),
+               "labels": frame.labels.tolist() if frame.labels is not None else None,
+               "class_names": frame.class_names if frame.labels is not None else None, "images": images.tolist()}
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+
+
+@router.post("/models/{model_id}/evaluate", response_model=EvaluateOut, responses=ERRORS,
+             summary="Score the model on a frame; the metrics are stored with the model")
+def evaluate(model_id: str, body: EvaluateIn, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    row = model_row(ctx, model_id)
+    frame = load_frame(ctx, body.frame)
+    model = load(ctx, row)
+    metrics = json.loads(json.dumps(model.model_performance(frame), default=_plain))
+    merged = {**(row.metrics or {}), **metrics}
+    with ctx.db.session() as session:
+        stored = session.get(ModelRow, model_id)
+        if stored is not None:
+            stored.metrics = merged
+            session.commit()
+    meta_path = Path(row.path) / META_FILE
+    try:
+        meta = read_json(meta_path)
+        meta["metrics"] = merged
+        tmp = meta_path.with_name(f".{META_FILE}.tmp")
+        write_json(tmp, meta)
+        os.replace(tmp, meta_path)
+    except (GenforgeError, OSError):
+        pass  # the database keeps the scores even if the folder cannot be updated
+    return {"model_id": model_id, "frame": body.frame, "metrics": metrics}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+@router.get("/models/{model_id}/download", response_class=Response, responses={**ZIP, **ERRORS},
+            summary="The model folder (model.json + weights.safetensors) as a zip")
+def download(model_id: str, ctx: Context = Depends(get_ctx)) -> Response:
+    row = model_row(ctx, model_id)
+    folder = Path(row.path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in (META_FILE, WEIGHTS_FILE):
+            archive.write(folder / name, f"{model_id}/{name}")
+    return Response(buffer.getvalue(), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{model_id}.zip"'})
+
+
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": "A zip holding model.json and weights.safetensors (as /download gives)."}},
+}}}}}
+
+
+@router.post("/models", status_code=201, response_model=ModelOut, responses=ERRORS, openapi_extra=_UPLOAD_BODY,
+             summary="Upload a saved model (a zip of model.json + weights.safetensors)")
+async def upload_model(request: Request, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+        raise ApiError(415, "upload the model as multipart/form-data with a zip in the field 'file'.")
+    form = await request.form(max_files=1, max_fields=4)
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(422, "file: the multipart upload needs a zip in the field 'file'.")
+        data = await upload.read()
+    finally:
+        await form.close()
+    return await run_in_threadpool(_install_model, ctx, data)
+
+
+def _install_model(ctx: Context, data: bytes) -> dict[str, Any]:
+    from genforge.artifacts import load_model
+
+    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=ctx.settings.models_dir))
+    try:
+        _extract(data, staging, ctx.settings.max_upload_bytes)
+        meta = read_json(staging / META_FILE)
+        try:
+            model = load_model(staging)  # safetensors and JSON only; checks the format and the checksum
+        except (GenforgeError, KeyError, TypeError, ValueError) as error:
+            raise ApiError(422, f"file: not a loadable genforge model ({error}).") from None
+        ident = str(meta.get("model_id") or "")
+        with ctx.db.session() as session:
+            taken = not valid_id(ident) or session.get(ModelRow, ident) is not None
+        if taken or (ctx.settings.models_dir / ident).exists():
+            ident = new_id(f"{model.algo}-upload")
+            meta["model_id"] = ident
+            write_json(staging / META_FILE, meta)
+        target = ctx.settings.models_dir / ident
+        os.replace(staging, target)
+        values = model_row_values(target, source="upload")
+        with ctx.db.session() as session:
+            row = ModelRow(id=ident, **values)
+            session.add(row)
+            session.commit()
+        return model_out(row)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _extract(data: bytes, staging: Path, limit: int) -> None:
+    """Copy model.json and weights.safetensors out of the zip (at its top or in one folder); nothing else."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ApiError(422, "file: not a zip archive; upload the zip that /download gives.") from None
+    with archive:
+        found = {}
+        for info in archive.infolist():
+            parts = info.filename.replace("\\", "/").strip("/").split("/")
+            if info.is_dir() or len(parts) > 2 or parts[-1] not in (META_FILE, WEIGHTS_FILE):
+                continue
+            if parts[-1] in found:
+                raise ApiError(422, f"file: the zip holds more than one {parts[-1]}; upload one model at a time.")
+            if info.file_size > limit:
+                raise ApiError(413, f"file: {info.filename} inflates to {info.file_size} bytes, over the limit of {limit}.")
+            found[parts[-1]] = info
+        missing = [n for n in (META_FILE, WEIGHTS_FILE) if n not in found]
+        if missing:
+            raise ApiError(422, f"file: the zip lacks {', '.join(missing)}; a model is model.json + weights.safetensors.")
+        for name, info in found.items():
+            with archive.open(info) as source, open(staging / name, "wb") as target:
+                copied = 0
+                while block := source.read(1 << 20):
+                    copied += len(block)
+                    if copied > limit:
+                        raise ApiError(413, f"file: {name} inflates past the limit of {limit} bytes.")
+                    target.write(block)
+
+
+@router.delete("/models/{model_id}", status_code=204, response_class=Response, responses=ERRORS,
+               summary="Delete a model and its files")
+def delete_model(model_id: str, ctx: Context = Depends(get_ctx)) -> Response:
+    with ctx.db.session() as session:
+        row = session.get(ModelRow, model_id)
+        if row is None:
+            raise not_found("model", model_id)
+        session.delete(row)
+        session.commit()
+    ctx.stores.models.drop(model_id)
+    if Path(row.path).resolve().parent == ctx.settings.models_dir:
+        shutil.rmtree(row.path, ignore_errors=True)
+    return Response(status_code=204)

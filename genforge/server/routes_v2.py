@@ -1,0 +1,142 @@
+"""The Open Inference Protocol v2 (KServe / Triton REST) for every generator on the server.
+
+A model's name is its id. Inputs: ``z`` (FP32, ``[-1, latent_dim]``) and, for conditional models, an
+optional ``label`` (INT64, ``[-1]``); output: ``images`` (UINT8, ``[-1, H, W, C]``), row-major flat data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Depends
+
+from genforge._version import __version__
+from genforge.server.deps import Context, get_ctx, is_generator
+from genforge.server.errors import ApiError
+from genforge.server.routes_models import model_row
+from genforge.server.schemas import ErrorV2, InferIn, InferOut, ModelMetaV2
+
+router = APIRouter(prefix="/v2", tags=["inference (v2)"])
+health = APIRouter(prefix="/v2", tags=["inference (v2)"])
+ERRORS = {code: {"model": ErrorV2} for code in (400, 404, 422)}
+VERSION = "1"
+
+
+@health.get("/health/live", summary="Liveness (open even when an API key is set)")
+def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@router.get("/health/ready", summary="Readiness: the database answers")
+def ready(ctx: Context = Depends(get_ctx)) -> dict[str, bool]:
+    return {"ready": ctx.db.ping()}
+
+
+@router.get("", summary="Server metadata")
+def server_meta() -> dict[str, Any]:
+    return {"name": "genforge", "version": __version__, "extensions": []}
+
+
+def _generator(ctx: Context, name: str):
+    try:
+        row = model_row(ctx, name)
+    except ApiError:
+        raise ApiError(404, f"model {name!r} not found; list the models at /api/v1/models.") from None
+    if not is_generator(row.algo):
+        raise ApiError(404, f"model {name!r} is a {row.algo!r} model; only generators are served by the v2 protocol.")
+    return row, ctx.stores.model(row.id, row.path)
+
+
+def _check_version(version: str) -> None:
+    if version != VERSION:
+        raise ApiError(404, f"version {version!r} not found; models have the one version {VERSION!r}.")
+
+
+def metadata(ctx: Context, name: str) -> dict[str, Any]:
+    row, model = _generator(ctx, name)
+    schema = row.frame_schema or {}
+    inputs = [{"name": "z", "datatype": "FP32", "shape": [-1, int(model.latent_size)]}]
+    if (model._info or {}).get("num_classes"):
+        inputs.append({"name": "label", "datatype": "INT64", "shape": [-1]})
+    output = [-1, schema.get("height", -1), schema.get("width", -1), schema.get("channels", -1)]
+    return {"name": name, "versions": [VERSION], "platform": f"genforge_{row.algo}",
+            "inputs": inputs, "outputs": [{"name": "images", "datatype": "UINT8", "shape": output}]}
+
+
+@router.get("/models/{name}", response_model=ModelMetaV2, responses=ERRORS, summary="Model metadata")
+def model_meta(name: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    return metadata(ctx, name)
+
+
+@router.get("/models/{name}/versions/{version}", response_model=ModelMetaV2, responses=ERRORS,
+            summary="Model metadata (one version)")
+def model_meta_version(name: str, version: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    _check_version(version)
+    return metadata(ctx, name)
+
+
+@router.get("/models/{name}/ready", responses=ERRORS, summary="Model readiness")
+def model_ready(name: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    _generator(ctx, name)
+    return {"name": name, "ready": True}
+
+
+@router.get("/models/{name}/versions/{version}/ready", responses=ERRORS, summary="Model readiness (one version)")
+def model_ready_version(name: str, version: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    _check_version(version)
+    return model_ready(name, ctx)
+
+
+def _tensor(tensor, dtype, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(tensor.data, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise ApiError(400, f"input {what!r}: data must be numbers of the declared datatype.") from None
+    shape = list(tensor.shape)
+    if any(d < 0 for d in shape):
+        raise ApiError(400, f"input {what!r}: shape {shape} has a negative dimension.")
+    if int(np.prod(shape, dtype=np.int64)) != array.size:
+        raise ApiError(400, f"input {what!r}: shape {shape} needs {int(np.prod(shape))} values, got {array.size}.")
+    return array.reshape(shape)
+
+
+def infer(ctx: Context, name: str, body: InferIn) -> dict[str, Any]:
+    row, model = _generator(ctx, name)
+    inputs = {t.name: t for t in body.inputs}
+    unknown = set(inputs) - {"z", "label"}
+    if unknown or "z" not in inputs:
+        raise ApiError(400, f"inputs: expected 'z' (FP32, [-1, {model.latent_size}]) and optionally 'label' "
+                            f"(INT64, [-1]); got {sorted(inputs)}.")
+    if inputs["z"].datatype.upper() not in ("FP32", "FP64", "FP16"):
+        raise ApiError(400, f"input 'z': datatype must be FP32, got {inputs['z'].datatype!r}.")
+    z = _tensor(inputs["z"], np.float32, "z")
+    if z.ndim != 2 or z.shape[1] != model.latent_size or len(z) == 0:
+        raise ApiError(400, f"input 'z': shape must be [N, {model.latent_size}] with N >= 1, got {list(z.shape)}.")
+    if len(z) > ctx.settings.max_generate:
+        raise ApiError(400, f"input 'z': at most {ctx.settings.max_generate} rows per request, got {len(z)}.")
+    labels = None
+    if "label" in inputs:
+        if inputs["label"].datatype.upper() not in ("INT64", "INT32"):
+            raise ApiError(400, f"input 'label': datatype must be INT64, got {inputs['label'].datatype!r}.")
+        labels = _tensor(inputs["label"], np.int64, "label").reshape(-1)
+        if len(labels) != len(z):
+            raise ApiError(400, f"input 'label': {len(labels)} labels for {len(z)} rows of z; pass one per row.")
+    if body.outputs and any(o.name != "images" for o in body.outputs):
+        raise ApiError(400, "outputs: this model has the one output 'images'.")
+    images = np.asarray(model.predict(z, labels=labels).images)
+    return {"model_name": name, "model_version": VERSION, "id": body.id,
+            "outputs": [{"name": "images", "datatype": "UINT8", "shape": list(images.shape),
+                         "data": images.reshape(-1).tolist()}]}
+
+
+@router.post("/models/{name}/infer", response_model=InferOut, responses=ERRORS, summary="Generate images from z")
+def model_infer(name: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    return infer(ctx, name, body)
+
+
+@router.post("/models/{name}/versions/{version}/infer", response_model=InferOut, responses=ERRORS,
+             summary="Generate images from z (one version)")
+def model_infer_version(name: str, version: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+    _check_version(version)
+    return infer(ctx, name, body)

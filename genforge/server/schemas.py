@@ -1,0 +1,192 @@
+"""Request and response bodies of the REST API (they make the OpenAPI schema at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------------ frames
+class FrameImport(Strict):
+    source: str = Field(..., min_length=1, max_length=4096,
+                        description="A built-in dataset ('digits', 'fashion-mnist:train', ...) or a server-side "
+                                    "path inside the configured roots (relative paths: the data dir's imports/).")
+    name: str | None = Field(None, max_length=256, description="A display name (default: the source).")
+    image_size: int | None = Field(None, ge=1, le=1024, description="Resize images to this square size.")
+    channels: Literal[1, 3] | None = Field(None, description="Convert to 1 (grey) or 3 (RGB) channels.")
+    on_error: Literal["raise", "skip"] = Field("raise", description="'skip' leaves out unreadable images.")
+
+
+class FrameOut(BaseModel):
+    id: str
+    name: str
+    source: str
+    kind: str
+    rows: int
+    height: int
+    width: int
+    channels: int
+    class_names: list[str] | None = None
+    class_counts: dict[str, int] | None = None
+    skipped: int = 0
+    created: str
+
+
+class DatasetOut(BaseModel):
+    name: str
+    description: str = ""
+    available: bool
+    rows: int | None = None
+
+
+# ------------------------------------------------------------------------------ estimators and jobs
+class ParamOut(BaseModel):
+    name: str
+    type: str
+    default: Any = None
+    help: str
+    choices: list[Any] | None = None
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+
+
+class EstimatorOut(BaseModel):
+    algo: str
+    name: str
+    description: str
+    generator: bool
+    parameters: list[ParamOut]
+
+
+class JobCreate(Strict):
+    algo: str = Field(..., min_length=1, max_length=32, description="An algorithm from GET /api/v1/estimators.")
+    training_frame: str = Field(..., min_length=1, max_length=64, description="A frame id.")
+    validation_frame: str | None = Field(None, max_length=64, description="A frame id, or null.")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters by name; "
+                                       "'checkpoint' may name a model id to continue training from.")
+
+
+class JobOut(BaseModel):
+    id: str
+    algo: str
+    status: Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+    progress: float
+    message: str
+    training_frame: str
+    validation_frame: str | None = None
+    parameters: dict[str, Any]
+    epoch: int
+    epochs: int
+    images_per_sec: float | None = None
+    eta_secs: float | None = None
+    metrics: dict[str, Any] | None = None
+    history: list[dict[str, Any]]
+    model_id: str | None = None
+    created: str
+    started: str | None = None
+    finished: str | None = None
+
+
+# ------------------------------------------------------------------------------ models
+class ModelOut(BaseModel):
+    id: str
+    algo: str
+    generator: bool
+    parameters: dict[str, Any]
+    frame_schema: dict[str, Any] | None = None
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] | None = None
+    job_id: str | None = None
+    source: str
+    created: str
+
+
+class GenerateIn(Strict):
+    n: int = Field(16, ge=1, le=4096, description="Number of images (capped by the server's limit).")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Noise seed: the same seed gives the same images.")
+    labels: int | str | list[int | str] | None = Field(
+        None, description="Class (index or name) for every image, or one per image; conditional models only.")
+    format: Literal["png", "zip", "json"] = "png"
+    nrow: int | None = Field(None, ge=1, le=256, description="Images per row of the PNG grid.")
+
+
+class GenerateOut(BaseModel):
+    n: int
+    shape: list[int]
+    labels: list[int] | None = None
+    class_names: list[str] | None = None
+    images: list[Any]
+
+
+class EvaluateIn(Strict):
+    frame: str = Field(..., min_length=1, max_length=64, description="A frame id to score the model on.")
+
+
+class EvaluateOut(BaseModel):
+    model_id: str
+    frame: str
+    metrics: dict[str, Any]
+
+
+# ------------------------------------------------------------------------------ Open Inference Protocol v2
+class TensorIn(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    parameters: dict[str, Any] | None = None
+    data: list[Any]
+
+
+class TensorOut(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class RequestedOutput(BaseModel):
+    name: str
+    parameters: dict[str, Any] | None = None
+
+
+class InferIn(BaseModel):
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: list[TensorIn]
+    outputs: list[RequestedOutput] | None = None
+
+
+class InferOut(BaseModel):
+    model_name: str
+    model_version: str | None = None
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    outputs: list[TensorOut]
+
+
+class TensorMeta(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetaV2(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMeta]
+    outputs: list[TensorMeta]
+
+
+class ErrorV2(BaseModel):
+    error: str

@@ -1,0 +1,175 @@
+"""Frames and models on disk beside the database.
+
+A stored frame is ``frames/<id>.npz`` (uint8 ``images``, int64 ``labels``, str ``class_names``; no pickle),
+which ``genforge.data.import_file`` itself can read back. A stored model is the folder
+``models/<id>/`` that ``genforge.save_model`` writes (model.json + weights.safetensors). Imports go through
+``genforge.data.import_file``, the same validation as the Python API; server-side paths must lie inside the
+configured roots.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genforge.errors import DataError
+from genforge.frame import Frame
+from genforge.server.errors import ApiError
+from genforge.server.settings import Settings
+
+IMPORT_OPTIONS = ("image_size", "channels", "on_error")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(5)}"
+
+
+def valid_id(ident: str) -> bool:
+    return bool(_ID.match(ident)) and ".." not in ident
+
+
+# ------------------------------------------------------------------------------ frames
+def builtin_name(source: str) -> str | None:
+    """``source`` as a built-in (or $GENFORGE_DATA) dataset name, else None."""
+    from genforge.data import list_datasets
+
+    key = source.strip().lower().replace("_", "-")
+    names = {entry["name"].lower() for entry in list_datasets()}
+    try:
+        from genforge.data.builtin import builtin_names
+
+        names |= set(builtin_names())
+    except ImportError:  # pragma: no cover - older data package
+        pass
+    return key if key in names else None
+
+
+def confined_path(settings: Settings, source: str) -> Path:
+    """The real path of ``source`` (relative ones under the data dir's imports/), if inside a root."""
+    raw = Path(source).expanduser()
+    path = (raw if raw.is_absolute() else settings.imports_dir / raw).resolve()
+    for root in settings.allowed_roots:
+        if path == root or root in path.parents:
+            if not path.exists():
+                raise ApiError(404, f"{source!r} does not exist under the server's import roots.")
+            return path
+    roots = ", ".join(str(r) for r in settings.allowed_roots)
+    raise ApiError(403, f"{source!r} is outside the folders this server may read ({roots}); "
+                        "copy it there, start the server with --root, or upload the file.")
+
+
+def import_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - set(IMPORT_OPTIONS)
+    if unknown:
+        raise ApiError(422, f"unknown import options {sorted(unknown)}; allowed: {', '.join(IMPORT_OPTIONS)}.")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def import_frame(settings: Settings, source: str, options: dict[str, Any]) -> tuple[Frame, str]:
+    """Import a built-in name or a confined server-side path; returns the frame and its kind."""
+    from genforge.data import import_file
+
+    options = {**import_options(options), "limit": settings.max_images + 1}  # decode no more than we take
+    name = builtin_name(source)
+    if name is not None:
+        frame = import_file(name, **options)
+        kind = "builtin"
+    else:
+        frame = import_file(str(confined_path(settings, source)), **options)
+        kind = "path"
+    check_size(settings, frame)
+    return frame, kind
+
+
+def check_size(settings: Settings, frame: Frame) -> None:
+    if len(frame) > settings.max_images:
+        raise ApiError(413, f"the dataset has more images than this server's limit of "
+                            f"{settings.max_images}; split it or start the server with a higher limit.")
+
+
+def save_frame(settings: Settings, frame: Frame, ident: str) -> Path:
+    path = settings.frames_dir / f"{ident}.npz"
+    tmp = path.with_name(f".{ident}.tmp.npz")
+    arrays: dict[str, np.ndarray] = {"images": np.asarray(frame.images)}
+    if frame.labels is not None:
+        arrays["labels"] = frame.labels.astype(np.int64)
+        arrays["class_names"] = np.asarray(frame.class_names or [], dtype=str)
+    with open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def read_frame(path: str | Path, name: str | None = None) -> Frame:
+    """A stored frame (written by ``save_frame``)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            images = data["images"]
+            labels = data["labels"] if "labels" in data.files else None
+            names = [str(n) for n in data["class_names"]] if "class_names" in data.files else None
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"the stored frame {path} cannot be read ({error}); delete it and import it again.") from None
+    return Frame(images, labels, names if labels is not None else None, name=name)
+
+
+class _Cache:
+    """A small thread-safe LRU of loaded objects."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[str, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str, load) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = load()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+    def drop(self, key: str) -> None:
+        with self.lock:
+            self.items.pop(key, None)
+
+
+class Stores:
+    """Loaded frames and models, cached for previews, generation and inference."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.frames = _Cache(4)
+        self.models = _Cache(settings.model_cache)
+
+    def frame(self, ident: str, path: str, name: str | None = None) -> Frame:
+        return self.frames.get(ident, lambda: read_frame(path, name))
+
+    def model(self, ident: str, path: str):
+        from genforge.artifacts import load_model
+
+        return self.models.get(ident, lambda: load_model(path))
+
+
+# ------------------------------------------------------------------------------ models
+def model_row_values(folder: Path, job_id: str | None = None, source: str = "job") -> dict[str, Any]:
+    """Column values for a model folder, read from its model.json (checked by ``read_meta``)."""
+    from genforge.estimators.base import read_meta
+
+    meta = read_meta(folder)
+    return {
+        "algo": meta["estimator"], "path": str(folder), "parameters": meta.get("params", {}),
+        "frame_schema": meta.get("frame_schema"), "metrics": meta.get("metrics") or {},
+        "history": meta.get("history") or [], "info": meta.get("info") or {}, "job_id": job_id, "source": source,
+    }
