@@ -127,5 +127,11 @@ def parse_params(params, args: list[str]) -> dict:
     return values
 
 
+# The server's command lives beside the server (genforge/server/cli.py); it imports FastAPI only when run.
+from genforge.server.cli import start  # noqa: E402
+
+main.add_command(start)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
