@@ -62,34 +62,35 @@ def walk_images(root: Path) -> tuple[list[str], list[tuple[str, str]], list[str]
 
     Returns ``(images, escapes, ignored)``: ``escapes`` are ``(relative path, reason)`` for symbolic links
     that lead outside ``root``; ``ignored`` names files that are not images (for the "no images" error).
+    Linked folders are not descended into. os.scandir's entries know their type without a stat call,
+    which keeps a walk over 100,000 files fast.
     """
     real_root = root.resolve()
     images: list[str] = []
     escapes: list[tuple[str, str]] = []
     ignored: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
-        # os.walk does not descend into linked folders; say so when one points outside the dataset.
-        for d in dirnames:
-            full = os.path.join(dirpath, d)
-            if os.path.islink(full) and not Path(full).resolve().is_relative_to(real_root):
-                escapes.append((rel_dir + d, f"the folder is a symbolic link to {Path(full).resolve()}, "
-                                             f"outside {root}"))
-        for name in sorted(filenames):
-            if is_hidden(name):
+    pending = [("", str(root))]
+    while pending:
+        prefix, folder = pending.pop()
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+        for entry in entries:
+            if is_hidden(entry.name):
                 continue
-            if not is_image_name(name):
-                ignored.append(rel_dir + name)
-                continue
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
-                _, reason = resolve_inside(real_root, rel_dir + name)
+            relative = prefix + entry.name
+            if entry.is_symlink():
+                target, reason = resolve_inside(real_root, relative)
                 if reason:
-                    escapes.append((rel_dir + name, reason))
+                    escapes.append((relative, reason))
                     continue
-            images.append(rel_dir + name)
+                if target is not None and target.is_dir():
+                    continue  # a link to a folder inside the dataset: its images are found there
+            if entry.is_dir():
+                pending.append((relative + "/", entry.path))
+            elif is_image_name(entry.name):
+                images.append(relative)
+            else:
+                ignored.append(relative)
     images.sort()
     return images, escapes, ignored
 
