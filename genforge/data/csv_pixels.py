@@ -25,7 +25,9 @@ def read_pixels(table: CsvTable, ctx: ReadContext) -> Loaded:
         # MNIST's headerless CSVs: the label, then 784 pixels. 785 is no square, 784 is.
         if _square(width_all - 1) and not _square(width_all):
             label = 0
-    pixel_cols = [i for i in range(width_all) if i != label]
+    # pandas' to_csv() writes its row index first, under an empty name: it is not a pixel.
+    index_col = 0 if table.has_header and table.columns[0].lower() in ("", "unnamed: 0") else None
+    pixel_cols = [i for i in range(width_all) if i not in (label, index_col)]
     height, width = _shape(len(pixel_cols), ctx.options.image_size, table, label)
     text_labels = label is not None and not all(is_number(r[label]) for r in table.sample if label < len(r))
 
@@ -58,7 +60,7 @@ def _shape(n: int, size: tuple[int, int] | None, table: CsvTable, label: int | N
 
 def _fast(table: CsvTable, ctx: ReadContext, label: int | None, pixel_cols: list[int], text_labels: bool):
     options = dict(delimiter=table.delimiter, skiprows=1 if table.has_header else 0, ndmin=2,
-                   max_rows=ctx.options.limit, comments=None, encoding="utf-8-sig")
+                   max_rows=ctx.options.limit, comments=None, encoding="utf-8-sig", quotechar='"')
     usecols = pixel_cols if text_labels else None
     if text_labels and not _even_rows(table):
         return None  # with usecols numpy would not notice a row with extra values
@@ -75,10 +77,9 @@ def _fast(table: CsvTable, ctx: ReadContext, label: int | None, pixel_cols: list
     if text_labels:
         raw_labels = np.loadtxt(table.path, dtype=str, usecols=[label], **options).reshape(-1)
         pixels = array
-    elif label is not None:
-        raw_labels, pixels = array[:, label], np.delete(array, label, axis=1)
     else:
-        raw_labels, pixels = None, array
+        raw_labels = array[:, label] if label is not None else None
+        pixels = array if len(pixel_cols) == array.shape[1] else array[:, pixel_cols]
     if pixels.dtype != np.uint8 and not (np.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 255):
         return None
     if raw_labels is not None and not text_labels and raw_labels.dtype != np.uint8:

@@ -98,6 +98,13 @@ def test_pixel_csv_of_unit_floats(tmp_path):
     assert frame.images.ravel().tolist() == [0, 128, 255, 64] and frame.labels is None
 
 
+def test_pixel_csv_from_pandas_with_its_index_and_quotes(tmp_path):
+    (tmp_path / "a.csv").write_text(',label,p0,p1,p2,p3\n0,"1",10,"20",30,40\n1,0,50,60,70,80\n')
+    frame = import_file(tmp_path / "a.csv")
+    assert frame.images.reshape(2, 4).tolist() == [[10, 20, 30, 40], [50, 60, 70, 80]]
+    assert frame.labels.tolist() == [1, 0]
+
+
 def test_pixel_csv_resized_by_image_size(tmp_path):
     path = write_csv(tmp_path / "a.csv", None, [[9] * 16, [200] * 16])
     frame = import_file(path, image_size=2)
