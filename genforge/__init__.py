@@ -13,6 +13,7 @@ from genforge.artifacts import load_model, save_model
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
 from genforge.estimators import GANEstimator
 from genforge.frame import Frame
+from genforge.server.client import connect  # needs httpx only when called
 from genforge.table import Table
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "GANEstimator",
     "save_model",
     "load_model",
+    "connect",
     "GenforgeError",
     "DataError",
     "ParameterError",
