@@ -86,9 +86,7 @@ def _read_npz(path: Path, ctx: ReadContext) -> tuple[np.ndarray, np.ndarray | No
         labels = _member(archive, label_key, path) if label_key else None
         class_names = [str(n) for n in _member(archive, names_key, path).ravel()] if names_key else None
     if labels is not None:
-        labels = _label_indices(labels, path, label_key, class_names)
-        if isinstance(labels, tuple):
-            labels, class_names = labels
+        labels, class_names = _label_indices(labels, path, label_key, class_names)
     return images, labels, class_names
 
 
@@ -111,7 +109,9 @@ def _member(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
         raise DataError(f"{path}: the array {key!r} is damaged ({exc}).") from None
 
 
-def _label_indices(labels: np.ndarray, path: Path, key: str, class_names: list[str] | None):
+def _label_indices(
+    labels: np.ndarray, path: Path, key: str, class_names: list[str] | None
+) -> tuple[np.ndarray, list[str] | None]:
     """Integer labels pass through; string labels become indices into their sorted names."""
     labels = labels.reshape(-1) if labels.ndim == 2 and 1 in labels.shape else labels
     if labels.dtype.kind in "US":
@@ -120,4 +120,4 @@ def _label_indices(labels: np.ndarray, path: Path, key: str, class_names: list[s
         return np.array([index[str(v)] for v in labels.tolist()], np.int64), names
     if labels.dtype.kind not in "iuf":
         raise DataError(f"{path}: the labels {key!r} have dtype {labels.dtype}; save integer class indices.")
-    return labels
+    return labels, class_names

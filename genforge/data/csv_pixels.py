@@ -8,6 +8,7 @@ names the exact line and column, and that can skip bad rows under ``on_error="sk
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from genforge.data.context import Loaded, ReadContext

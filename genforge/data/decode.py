@@ -133,7 +133,7 @@ def _probe_pil(f: BinaryIO) -> tuple[int, int, int]:
 
 
 def _decode(open_item: Opener, i: int, size: tuple[int, int], channels: int) -> np.ndarray:
-    with open_item(i) as f, Image.open(f, formats=PIL_FORMATS) as im:
+    with open_item(i) as f, _open_image(f) as im:
         im.load()
         if im.format in _ORIENTED:
             im = ImageOps.exif_transpose(im)
@@ -143,6 +143,17 @@ def _decode(open_item: Opener, i: int, size: tuple[int, int], channels: int) -> 
             im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
         array = np.asarray(im)
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def _open_image(f: BinaryIO) -> Image.Image:
+    try:
+        return Image.open(f, formats=PIL_FORMATS)
+    except UnidentifiedImageError:
+        # The quick probe accepted its PNG header, so the rest of the file is what is broken.
+        f.seek(0)
+        if f.read(8) == _PNG_SIGNATURE:
+            raise DataError("the PNG file is truncated or damaged after its header") from None
+        raise
 
 
 def to_mode(im: Image.Image, channels: int) -> Image.Image:

@@ -16,10 +16,11 @@ from tests.data.helpers import pixels, png_bytes, write_csv, write_idx, write_pn
 
 
 # ------------------------------------------------------------------------------------- image files
-def test_truncated_png(tmp_path):
+@pytest.mark.parametrize("keep", [0.5, 40])  # cut in the pixel data, or just after the header
+def test_truncated_png(tmp_path, keep):
     good = write_png(tmp_path / "d" / "a.png", pixels(1, 16, 16)[0])
     data = good.read_bytes()
-    (tmp_path / "d" / "b.png").write_bytes(data[: len(data) // 2])
+    (tmp_path / "d" / "b.png").write_bytes(data[: int(len(data) * keep) if keep < 1 else keep])
     with pytest.raises(DataError, match=r"b\.png: .*truncated") as info:
         import_file(tmp_path / "d")
     assert "on_error='skip'" in str(info.value)
