@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +22,7 @@ import numpy as np
 from genforge.data import archive, arrays, builtin, cache, csv_reader, folder, idx, parquet
 from genforge.data.context import Loaded, ReadContext, ReadOptions, check_size, located
 from genforge.data.paths import is_image_name
-from genforge.errors import DataError, ParameterError
+from genforge.errors import DataError, GenforgeError, ParameterError
 from genforge.frame import Frame
 
 COMMON_OPTIONS = frozenset({"image_size", "channels", "on_error", "limit", "name", "cache", "cache_dir"})
@@ -199,10 +201,16 @@ def _read(source: Source, ctx: ReadContext) -> Loaded:
             return builtin.read(source.builtin, ctx)
         assert source.path is not None
         return READERS[source.kind].read(source.path, ctx)
+    except GenforgeError:
+        raise
     except PermissionError as exc:
         raise DataError(f"{source.label}: permission denied reading {exc.filename or 'it'}.") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{source.label}: cannot be read ({exc}).") from None
+    except (ValueError, LookupError, struct.error, zlib.error) as exc:
+        # A last net under the readers' own checks: user input must not end in a bare traceback.
+        raise DataError(f"{source.label}: cannot be read ({type(exc).__name__}: {exc}). Check the file's "
+                        "format; if it looks right, please report this as a genforge bug.") from exc
 
 
 def _finish(loaded: Loaded, options: ReadOptions) -> Loaded:
