@@ -1,0 +1,55 @@
+"""The database: versioned schema (migrated or refused), and state that survives a restart."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from genforge.server import db as dbmod
+from genforge.server.db import Database, DatabaseError
+
+from .conftest import install_model, upload
+
+
+def _set_version(url: str, version: int) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE genforge_meta SET value = :v WHERE key = 'schema_version'"), {"v": str(version)})
+    engine.dispose()
+
+
+def test_newer_older_and_foreign_databases(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    Database(url).close()
+    _set_version(url, dbmod.SCHEMA_VERSION + 1)
+    with pytest.raises(DatabaseError, match="newer than this genforge"):
+        Database(url)
+    _set_version(url, 0)
+    with pytest.raises(DatabaseError, match="cannot migrate"):
+        Database(url)
+    steps = []
+    monkeypatch.setitem(dbmod.MIGRATIONS, 0, lambda conn: steps.append(conn.execute(text("SELECT 1")).scalar()))
+    Database(url).close()  # migrated step by step, and the version recorded
+    assert steps == [1]
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION)
+    engine.dispose()
+    foreign = f"sqlite:///{tmp_path / 'other.db'}"
+    engine = create_engine(foreign)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE customers (id INTEGER)"))
+    engine.dispose()
+    with pytest.raises(DatabaseError, match="not created by genforge"):
+        Database(foreign)
+
+
+def test_a_restarted_server_finds_its_frames_and_models(make_client, saved_gan):
+    first = make_client()
+    frame = upload(first)
+    model = install_model(first, saved_gan)
+    first.__exit__(None, None, None)
+    second = make_client()
+    assert second.get(f"/api/v1/frames/{frame['id']}").json()["rows"] == frame["rows"]
+    assert second.get(f"/api/v1/models/{model['id']}").status_code == 200
+    assert second.post(f"/api/v1/models/{model['id']}/generate", json={"n": 2, "format": "json"}).status_code == 200
