@@ -22,8 +22,8 @@ from genforge.server.settings import DEFAULT_HOST, DEFAULT_PORT
               "[default: 1].")
 @click.option("--root", "roots", multiple=True, help="A folder server-side imports may read (repeatable); the data "
               "dir's imports/ always is one.")
-@click.option("--preload", multiple=True, help="Built-in datasets to register at startup (repeatable) "
-              "[default: digits].")
+@click.option("--preload", multiple=True, help="Built-in datasets to register at startup (repeatable; "
+              "'none' for none) [default: digits].")
 @click.option("--max-upload-mb", default=None, type=click.IntRange(min=1), help="Largest request body [default: 256].")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
@@ -41,7 +41,8 @@ def start(host: str, port: int, data_dir: str | None, db_url: str | None, api_ke
     from genforge.server.settings import Settings
 
     overrides = {"data_dir": data_dir, "db_url": db_url, "api_key": api_key, "max_jobs": max_jobs,
-                 "roots": list(roots) or None, "preload": tuple(preload) or None,
+                 "roots": list(roots) or None,
+                 "preload": tuple(p for p in preload if p.lower() != "none") if preload else None,
                  "max_upload_bytes": max_upload_mb * 1024 * 1024 if max_upload_mb else None}
     settings = Settings.from_env(**overrides)
     app = create_app(settings)

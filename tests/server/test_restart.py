@@ -1,0 +1,89 @@
+"""A real ``genforge start`` killed with SIGKILL during a job: started again, it lists the job as
+interrupted and resumes it; no stored frame or finished model is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import TINY_GAN, npz_bytes, zip_model
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(data: Path, port: int, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "genforge", "start", "--port", str(port), "--data-dir", str(data),
+               "--max-jobs", "1", "--api-key", "k", "--preload", "none", "--log-level", "warning"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command, stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/health/live", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"the server did not start: {log.read_text()}")
+
+
+def _wait(client: httpx.Client, job_id: str, statuses, check=lambda job: True, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] in statuses and check(job):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, saved_gan):
+    data, port, log = tmp_path / "data", _free_port(), tmp_path / "server.log"
+    server = _start(data, port, log)
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "k"}, timeout=30)
+        frame = client.post("/api/v1/frames", files={"file": ("tiny.npz", npz_bytes())}).json()["id"]
+        model = client.post("/api/v1/models", files={"file": ("m.zip", zip_model(saved_gan))}).json()["id"]
+        job = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
+                                                "parameters": {**TINY_GAN, "epochs": 60}}).json()["id"]
+        running = _wait(client, job, ("running",), check=lambda j: j["epoch"] >= 1)
+        worker_pid = int((data / "runs" / job / "worker.log").read_text().split()[1])
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 10  # the orphaned worker notices and exits
+        while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{worker_pid}").exists() or "Z" in Path(f"/proc/{worker_pid}/stat").read_text().split()[2]
+
+        server = _start(data, port, log)
+        interrupted = client.get(f"/api/v1/jobs/{job}").json()
+        assert interrupted["status"] == "interrupted", interrupted
+        assert interrupted["epoch"] >= running["epoch"] and "resume" in interrupted["message"]
+        assert client.get(f"/api/v1/frames/{frame}").status_code == 200
+        assert client.get(f"/api/v1/models/{model}").status_code == 200
+        assert client.post(f"/api/v1/jobs/{job}/resume").json()["status"] == "queued"
+        done = _wait(client, job, ("done", "failed"))
+        assert done["status"] == "done", done["message"]
+        assert [row["epoch"] for row in done["history"]] == list(range(1, 61))
+        assert client.get(f"/api/v1/models/{done['model_id']}").status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
