@@ -6,6 +6,7 @@ Estimator parameters are passed as ``--name value`` with the same names as in Py
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,23 +68,52 @@ def preview(source: str, count: int, output: str) -> None:
 @click.option("--validation-frame", default=None, help="Optional validation data.")
 @click.option("--image-size", type=int, default=None, help="Resize images to this square size on import.")
 @click.option("--out", default="models", show_default=True, help="Folder to save the trained model into.")
+@click.option("--nproc", type=int, default=None,
+              help="Train on N processes of this machine (torchrun + DistributedDataParallel); the global batch "
+                   "is batch_size x N.")
 @click.pass_context
 def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: str | None, image_size: int | None,
-          out: str) -> None:
-    """Train a model: genforge train --algo gan --frame fashion-mnist --epochs 5 --seed 1."""
+          out: str, nproc: int | None) -> None:
+    """Train a model: genforge train --algo gan --frame fashion-mnist --epochs 5 --seed 1.
+
+    Under torchrun (torchrun --nproc-per-node N -m genforge train ...) every process trains its share of
+    each batch and rank 0 alone writes checkpoints and saves the model.
+    """
     from genforge.artifacts import save_model
     from genforge.data import import_file
     from genforge.estimators import get_estimator
+    from genforge.training import distributed
 
     cls = get_estimator(algo)
     params = parse_params(cls.PARAMS, ctx.args)
+    env = distributed.detect()
+    if nproc is not None and env is None:  # launch torchrun, which runs this command again without --nproc
+        if nproc < 1:
+            raise ParameterError(f"--nproc must be at least 1, got {nproc}.")
+        args = ["--algo", algo, "--frame", frame_source, "--out", out, *ctx.args]
+        args += ["--validation-frame", validation_frame] if validation_frame else []
+        args += ["--image-size", str(image_size)] if image_size else []
+        sys.exit(launch(nproc, ["train", *args]))
     options = {"image_size": image_size} if image_size else {}
     frame = import_file(frame_source, **options)
     valid = import_file(validation_frame, **options) if validation_frame else None
-    model = cls(**params).train(training_frame=frame, validation_frame=valid)
+    if env is None:
+        model = cls(**params).train(training_frame=frame, validation_frame=valid)
+    else:
+        with distributed.session(params.get("device", "auto")):
+            model = cls(**params).train(training_frame=frame, validation_frame=valid)
+        if not env.is_main_process:
+            return  # rank 0 reports and saves; the others are done
     click.echo(repr(model.scoring_history()))
     path = save_model(model, out)
     click.echo(f"saved {path}")
+
+
+def launch(nproc: int, args: list[str]) -> int:
+    """Run ``genforge ARGS`` on ``nproc`` local processes under torchrun; returns torchrun's exit code."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "genforge", *args]
+    return subprocess.call(command)
 
 
 @main.command()

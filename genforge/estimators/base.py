@@ -138,7 +138,11 @@ class Estimator:
     _drop_last: ClassVar[bool] = True
 
     def _configure_loop(self, config: LoopConfig) -> None:
-        """Hook for the distributed launcher to set rank and world size."""
+        """Hook for the distributed launcher: under an initialised process group (torchrun), set rank and
+        world size and add the DDP hook; a no-op in a single process."""
+        from genforge.training.distributed import configure_loop
+
+        configure_loop(config)
 
     def _stopping_metric(self, params: dict) -> str | None:
         metric = params["stopping_metric"]

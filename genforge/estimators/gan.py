@@ -24,6 +24,7 @@ from genforge.losses.penalties import gradient_penalty, r1_penalty
 from genforge.nets import build_discriminator, build_generator, check_image_shape
 from genforge.training.augment import AUGMENT_POLICIES, diff_augment
 from genforge.training.ema import make_ema, update_ema
+from genforge.training.runtime import autocast
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "silu")
 _H2O_KEYS = {"input_dim", "hidden_dim", "hidden_dims", "output_dim", "activation"}
@@ -264,6 +265,10 @@ class GANTask:
         self.params = params
         self.generator = model._modules["generator"].train()
         self.discriminator = model._modules["discriminator"].train()
+        # What forward/backward go through: the networks themselves, or their DDP wrappers (wrap_modules).
+        # Optimizers, EMA, sampling and saving always use the networks themselves.
+        self.g_train: nn.Module = self.generator
+        self.d_train: nn.Module = self.discriminator
         self.ema = model._modules.get("generator_ema")
         self.modules = model._modules
         betas = (params["beta1"], params["beta2"])
@@ -283,6 +288,13 @@ class GANTask:
         self.validation = validation_frame[:512] if validation_frame is not None else None
         self._last_g_loss: torch.Tensor | None = None
 
+    def wrap_modules(self, wrap) -> None:
+        """Route training through ``wrap(net)`` (DistributedDataParallel), one wrapper per network."""
+        self.g_train, self.d_train = wrap(self.generator), wrap(self.discriminator)
+
+    def _noise(self, batch: int) -> torch.Tensor:
+        return torch.randn(batch, self.latent_dim, device=self.device)
+
     def history_columns(self) -> list[str]:
         columns = ["d_loss", "g_loss", "d_real", "d_fake"]
         return columns + (["valid_d_real"] if self.validation is not None else [])
@@ -296,18 +308,19 @@ class GANTask:
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, step: int) -> dict[str, torch.Tensor]:
         labels = labels if self.num_classes else None
         batch = len(images)
-        # Discriminator phase.
-        z = torch.randn(batch, self.latent_dim, device=self.device)
-        with torch.no_grad():
-            fake = self.generator(z, self._fake_labels(labels))
-        real_in = images.detach().requires_grad_(self.params["r1_gamma"] > 0)
-        real_scores = self.discriminator(self._augment(real_in), labels)
-        fake_scores = self.discriminator(self._augment(fake), labels)
-        d_loss = self.loss.discriminator_loss(real_scores, fake_scores)
-        if self.loss.uses_gradient_penalty and self.params["gp_weight"] > 0:
-            d_loss = d_loss + self.params["gp_weight"] * gradient_penalty(self.discriminator, images, fake, labels)
-        if self.params["r1_gamma"] > 0:
-            d_loss = d_loss + 0.5 * self.params["r1_gamma"] * r1_penalty(self.discriminator, real_in, labels)
+        # Discriminator phase. The fakes need no gradient, so the generator itself (not its wrapper) makes them.
+        z = self._noise(batch)
+        with autocast(self.device):
+            with torch.no_grad():
+                fake = self.generator(z, self._fake_labels(labels))
+            real_in = images.detach().requires_grad_(self.params["r1_gamma"] > 0)
+            real_scores = self.d_train(self._augment(real_in), labels)
+            fake_scores = self.d_train(self._augment(fake), labels)
+            d_loss = self.loss.discriminator_loss(real_scores, fake_scores)
+            if self.loss.uses_gradient_penalty and self.params["gp_weight"] > 0:
+                d_loss = d_loss + self.params["gp_weight"] * gradient_penalty(self.d_train, images, fake, labels)
+            if self.params["r1_gamma"] > 0:
+                d_loss = d_loss + 0.5 * self.params["r1_gamma"] * r1_penalty(self.d_train, real_in, labels)
         self.optimizers["discriminator"].zero_grad(set_to_none=True)
         d_loss.backward()
         self.optimizers["discriminator"].step()
@@ -318,9 +331,12 @@ class GANTask:
         }
         # Generator phase, every n_critic steps.
         if (step + 1) % self.params["n_critic"] == 0:
-            z = torch.randn(batch, self.latent_dim, device=self.device)
-            fake = self.generator(z, self._fake_labels(labels))
-            g_loss = self.loss.generator_loss(self.discriminator(self._augment(fake), labels))
+            z = self._noise(batch)
+            with autocast(self.device):
+                fake = self.g_train(z, self._fake_labels(labels))
+                # The discriminator itself, not its wrapper: its gradients from this loss are thrown away
+                # (zeroed before its next step), so they need no all-reduce between ranks.
+                g_loss = self.loss.generator_loss(self.discriminator(self._augment(fake), labels))
             self.optimizers["generator"].zero_grad(set_to_none=True)
             g_loss.backward()
             self.optimizers["generator"].step()

@@ -14,6 +14,10 @@ import torch
 
 from genforge.frame import Frame
 
+# In-memory datasets up to this size (uint8 pixels, and at most 1/8 of the GPU's memory) are moved to the
+# GPU whole when training there.
+GPU_RESIDENT_BYTES = 2 << 30
+
 
 class BatchSource:
     """Yields ``(images, labels)``: float images in [-1, 1], ``(B, C, H, W)``, on ``device``."""
@@ -34,12 +38,22 @@ class BatchSource:
         self.per_rank = self.count // world_size
         self.batch_size = min(batch_size, self.per_rank)
         self.drop_last = drop_last
+        self.pinned = False
         if device.type == "cuda" and self.in_memory:
-            self.images = self.images.pin_memory()
+            total = torch.cuda.get_device_properties(device).total_memory
+            if self.images.numel() <= min(GPU_RESIDENT_BYTES, total // 8):
+                # Small enough: keep the uint8 images on the GPU, so a batch is gathered there, no transfer.
+                self.images = self.images.to(device)
+                self.labels = self.labels.to(device) if self.labels is not None else None
+            else:
+                # Pinned host memory: batches are copied asynchronously (non_blocking) while the GPU works.
+                self.images = self.images.pin_memory()
+                self.pinned = True
 
     @property
     def images_per_step(self) -> int:
-        return self.batch_size
+        """Images per optimisation step over all ranks: the global batch, batch_size x world_size."""
+        return self.batch_size * self.world_size
 
     def __len__(self) -> int:
         if self.drop_last:
@@ -53,6 +67,8 @@ class BatchSource:
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         order = self.order(epoch)
+        if self.in_memory and self.images.device != order.device:
+            order = order.to(self.images.device)  # one copy per epoch, then batches index on the GPU
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             index = order[start : start + self.batch_size]
             yield self._images(index), (self.labels[index].to(self.device, non_blocking=True)
@@ -61,6 +77,8 @@ class BatchSource:
     def _images(self, index: torch.Tensor) -> torch.Tensor:
         if self.in_memory:
             batch = self.images[index]
+            if self.pinned:  # a gathered batch is pageable again; pinned (cached allocator) copies async
+                batch = batch.pin_memory()
         else:
             # Sorted reads are sequential on disk; the permutation is re-applied in memory.
             sorted_index, inverse = torch.sort(index)

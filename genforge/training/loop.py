@@ -39,6 +39,23 @@ class TrainingTask(Protocol):
     def history_columns(self) -> list[str]: ...
 
 
+class LoopHook:
+    """Extends the loop without changing it (the distributed launcher is one); every method is a no-op here."""
+
+    def on_start(self, task: TrainingTask, state: LoopState) -> None:
+        """Once, before the first step (after any checkpoint was loaded)."""
+
+    def on_epoch_end(self, task: TrainingTask, row: dict[str, Any]) -> None:
+        """After each epoch, before the row is recorded and rank 0 writes checkpoints and grids."""
+
+    def agree_stop(self, stop: bool) -> bool:
+        """Whether to stop for ``max_runtime_secs``; ranks of one job must agree (called every step)."""
+        return stop
+
+    def on_end(self, task: TrainingTask, state: LoopState) -> None:
+        """After the last epoch and its checkpoint (not when training failed)."""
+
+
 @dataclass
 class LoopConfig:
     epochs: int
@@ -53,6 +70,8 @@ class LoopConfig:
     verbose: bool = True
     run_dir: Path | None = None
     drop_last: bool = True
+    # Extensions called at fixed points of the loop (see LoopHook), e.g. the DDP one of training.distributed.
+    hooks: list[LoopHook] = field(default_factory=list)
     # Called with (folder, training_state) to write a checkpoint; the estimator knows its own format.
     save_checkpoint: Callable[[Path, dict], None] | None = None
     # Rank-0-only side effects (checkpoints, grids, logs) are switched off on other ranks under DDP.
@@ -85,6 +104,8 @@ def run_training(task: TrainingTask, frame: Frame, config: LoopConfig, state: Lo
             f"stopping_metric {config.stopping_metric!r} is not recorded by this estimator; "
             f"choose one of: {', '.join(task.history_columns())}."
         )
+    for hook in config.hooks:
+        hook.on_start(task, state)
     batches = BatchSource(frame, config.batch_size, config.seed, config.device, drop_last=config.drop_last,
                           rank=config.sampler_rank, world_size=config.sampler_world_size)
     steps_per_epoch = len(batches)
@@ -120,7 +141,7 @@ def run_training(task: TrainingTask, frame: Frame, config: LoopConfig, state: Lo
                     if report is not None:
                         report(progress_snapshot(state, config, done_images - done_at_start, done_images,
                                                  total_images, started, means))
-                if config.max_runtime_secs and time.monotonic() - started >= config.max_runtime_secs:
+                if config.max_runtime_secs and _agree_stop(config, time.monotonic() - started >= config.max_runtime_secs):
                     state.stopped_reason = "max_runtime_secs"
                     break
             if steps_this_epoch == 0:
@@ -133,6 +154,8 @@ def run_training(task: TrainingTask, frame: Frame, config: LoopConfig, state: Lo
             row = {"epoch": state.epoch, "step": state.step, **means}
             row.update(task.end_epoch(state.epoch))
             row.update({"seconds": round(seconds, 3), "images_per_sec": round(images / max(seconds, 1e-9), 1)})
+            for hook in config.hooks:
+                hook.on_epoch_end(task, row)
             state.images_seen += images
             state.history.append(row)
             _update_early_stopping(state, row, config)
@@ -141,6 +164,8 @@ def run_training(task: TrainingTask, frame: Frame, config: LoopConfig, state: Lo
             if report is not None:
                 report(progress_snapshot(state, config, done_images - done_at_start, done_images, total_images,
                                          started, means, row))
+        for hook in config.hooks:
+            hook.on_end(task, state)
     finally:
         progress.close()
     return state
@@ -158,6 +183,12 @@ def progress_snapshot(state: LoopState, config: LoopConfig, images_this_run: int
         "images_per_sec": round(rate, 1), "eta_secs": round(remaining / rate, 1) if rate > 0 else None,
         "metrics": metrics, "epoch_end": row is not None, "history": state.history if row is not None else None,
     }
+
+
+def _agree_stop(config: LoopConfig, stop: bool) -> bool:
+    for hook in config.hooks:
+        stop = hook.agree_stop(stop)
+    return stop
 
 
 def _means(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import torch
@@ -27,6 +28,15 @@ def resolve_device(name: str) -> torch.device:
     if device.type not in ("cpu", "cuda", "mps"):
         raise ParameterError(f"device {name!r} is not supported; use 'auto', 'cpu', 'cuda' or 'mps'.")
     return device
+
+
+def autocast(device: torch.device) -> AbstractContextManager:
+    """bf16 autocast for forward passes on a CUDA GPU that supports bf16 (Ampere and later); elsewhere,
+    the CPU included, a no-op, so results there are exactly float32. bf16 keeps float32's range, so no
+    loss scaling is needed."""
+    if device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
 
 
 def seed_everything(seed: int) -> None:

@@ -1,0 +1,163 @@
+"""Two processes under DistributedDataParallel (gloo, CPU) train the same model as one process would.
+
+What "the same" means: rank r takes every 2nd image of the epoch's shuffled order, so at step s the two
+ranks' batches of B images together are exactly the single-process batch of 2B at step s, and DDP's
+averaged gradient of two per-rank mean losses is the gradient of the mean over those 2B images. The noise
+must match too: a test-only ``GANTask._noise`` draws one global noise batch per call from a counter-seeded
+generator and hands rank r rows r, r+2, ... (the rows that pair with its images). An MLP GAN keeps the
+comparison exact up to float rounding: it has no batch norm, whose batch statistics would be per rank.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import genforge as gf
+from genforge.estimators.gan import GANTask
+
+TESTS = Path(__file__).parents[1]
+sys.path.insert(0, str(TESTS))
+from conftest import make_frame  # noqa: E402
+
+PARAMS = dict(architecture="mlp", conditional=True, loss="hinge", epochs=2, seed=5, width=8, latent_dim=8,
+              verbose=False, deterministic=True)
+PER_RANK_BATCH = 4
+WORLD = 2
+
+
+def shared_noise(self: GANTask, batch: int) -> torch.Tensor:
+    """The global noise batch of this call (the same in every process), this rank's rows of it."""
+    import torch.distributed as dist
+
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    self._calls = getattr(self, "_calls", 0) + 1
+    generator = torch.Generator().manual_seed(1000 + self._calls)
+    return torch.randn(batch * world, self.latent_dim, generator=generator)[rank::world].to(self.device)
+
+
+WORKER = textwrap.dedent("""
+    import sys, torch
+    torch.set_num_threads(1)
+    sys.path[:0] = [{tests!r}, {here!r}]
+    from safetensors.torch import save_file
+    import genforge as gf
+    from genforge.estimators.gan import GANTask
+    from genforge.training import distributed
+    from conftest import make_frame
+    from test_distributed import PARAMS, PER_RANK_BATCH, shared_noise
+
+    out = sys.argv[1]
+    GANTask._noise = shared_noise
+    frame = make_frame(n=32, size=8)
+
+    def weights(model, name):
+        tensors = {{f"{{m}}.{{k}}": v.contiguous() for m, mod in model._modules.items()
+                    for k, v in mod.state_dict().items()}}
+        save_file(tensors, f"{{out}}/{{name}}-rank{{distributed.detect().rank}}.safetensors")
+
+    with distributed.session() as env:
+        gan = gf.GANEstimator(**PARAMS, batch_size=PER_RANK_BATCH, run_dir=out + "/run").train(training_frame=frame)
+        weights(gan, "plain")
+        if env.is_main_process:
+            gf.save_model(gan, out + "/models")
+        resumed = gf.GANEstimator(**{{**PARAMS, "epochs": 3}}, batch_size=PER_RANK_BATCH, run_dir=out + "/run2",
+                                  checkpoint=out + "/run/checkpoint").train(training_frame=frame)
+        weights(resumed, "resumed")
+        # Batch norm in G, several D calls (real, fake, R1) before one backward: ranks must still agree.
+        dcgan = gf.GANEstimator(architecture="dcgan", r1_gamma=1.0, epochs=1, batch_size=PER_RANK_BATCH, seed=2,
+                                width=8, latent_dim=8, verbose=False).train(training_frame=frame)
+        weights(dcgan, "dcgan")
+""")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ddp")
+    script = out / "worker.py"
+    script.write_text(WORKER.format(tests=str(TESTS), here=str(Path(__file__).parent)))
+    port = _free_port()
+    workers = []
+    for rank in range(WORLD):
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(WORLD),
+               "RANK": str(rank), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1"}
+        with open(out / f"rank{rank}.log", "w") as log:  # a file, not a pipe: a full pipe would block a rank
+            workers.append(subprocess.Popen([sys.executable, str(script), str(out)], env=env, stdout=log,
+                                            stderr=subprocess.STDOUT))
+    try:
+        for worker in workers:
+            worker.wait(timeout=120)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    for rank, worker in enumerate(workers):
+        assert worker.returncode == 0, (out / f"rank{rank}.log").read_text()[-3000:]
+    return out
+
+
+def _ranks(out: Path, name: str) -> list[dict[str, torch.Tensor]]:
+    return [load_file(str(out / f"{name}-rank{r}.safetensors")) for r in range(WORLD)]
+
+
+def _assert_close(expected: dict, actual: dict) -> None:
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize("name", ["plain", "resumed", "dcgan"])
+def test_every_rank_ends_with_identical_weights(ddp_run, name):
+    first, second = _ranks(ddp_run, name)
+    assert first.keys() == second.keys()
+    for key in first:
+        assert first[key].equal(second[key]), key
+
+
+def test_two_ranks_match_one_process_over_the_same_global_batches(ddp_run, monkeypatch, tmp_path):
+    monkeypatch.setattr(GANTask, "_noise", shared_noise)
+    frame = make_frame(n=32, size=8)
+    single = gf.GANEstimator(**PARAMS, batch_size=PER_RANK_BATCH * WORLD, run_dir=str(tmp_path / "run"))
+    single.train(training_frame=frame)
+    weights = {f"{m}.{k}": v for m, mod in single._modules.items() for k, v in mod.state_dict().items()}
+    distributed = _ranks(ddp_run, "plain")[0]
+    _assert_close(weights, distributed)
+    # Training moves these weights (so matching them is not trivially true): one more epoch changes them.
+    later = _ranks(ddp_run, "resumed")[0]["generator.net.0.weight"]
+    assert not torch.allclose(later, distributed["generator.net.0.weight"], atol=1e-4)
+    # History rows are averaged over the ranks: the same losses as the single process.
+    ddp_history = gf.load_model(next((ddp_run / "models").iterdir())).scoring_history()
+    for column in ("d_loss", "g_loss", "d_real", "d_fake"):
+        assert ddp_history[column] == pytest.approx(single.scoring_history()[column], abs=1e-4)
+
+
+def test_a_ddp_checkpoint_loads_and_resumes_in_one_process(ddp_run, monkeypatch):
+    (folder,) = list((ddp_run / "models").iterdir())
+    model = gf.load_model(folder)
+    saved = load_file(str(folder / "weights.safetensors"))
+    _assert_close(_ranks(ddp_run, "plain")[0], saved)
+    assert model.predict(4, seed=0).images.shape == (4, 8, 8, 1)
+    assert len(model.scoring_history()) == 2
+
+    # Resume the DDP run's checkpoint in one process (global batch 8, same noise): the same third epoch.
+    monkeypatch.setattr(GANTask, "_noise", shared_noise)
+    resumed = gf.GANEstimator(**{**PARAMS, "epochs": 3}, batch_size=PER_RANK_BATCH * WORLD,
+                              checkpoint=str(ddp_run / "run" / "checkpoint"))
+    resumed.train(training_frame=make_frame(n=32, size=8))
+    assert len(resumed.scoring_history()) == 3
+    weights = {f"{m}.{k}": v for m, mod in resumed._modules.items() for k, v in mod.state_dict().items()}
+    _assert_close(weights, _ranks(ddp_run, "resumed")[0])
