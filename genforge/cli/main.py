@@ -137,6 +137,22 @@ def generate(model_path: str, count: int, seed: int | None, label: str | None, o
     click.echo(f"wrote {frame.to_png(output, nrow=nrow)}")
 
 
+@main.command()
+@click.argument("model_path")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True,
+              help="Export format.")
+@click.option("-o", "--output", default=None, help="File to write (default: <model folder name>.onnx).")
+def export(model_path: str, fmt: str, output: str | None) -> None:
+    """Export a saved model: a GAN generator or VAE decoder (z, label -> images in [-1, 1], NCHW) or a CNN
+    classifier (images -> probabilities), with a dynamic batch axis."""
+    from genforge.artifacts import load_model
+    from genforge.artifacts.onnx_export import export_onnx
+
+    model = load_model(model_path)
+    target = Path(output) if output else Path(f"{Path(model_path).resolve().name}.{fmt}")
+    click.echo(f"wrote {export_onnx(model, target)}")
+
+
 def parse_params(params, args: list[str]) -> dict:
     """Parse ``--name value`` / ``--name=value`` pairs against an estimator's declared parameters."""
     values: dict = {}

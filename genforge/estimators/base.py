@@ -203,6 +203,12 @@ class Estimator:
         return dict(self._metrics)
 
     # ------------------------------------------------------------------------------ on disk
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the inference network to an ONNX file (see ``genforge.artifacts.onnx_export``)."""
+        from genforge.artifacts.onnx_export import export_onnx
+
+        return export_onnx(self, path)
+
     def _model_meta(self, weights_sha256: str) -> dict:
         return {
             "format": FORMAT,
