@@ -1,7 +1,7 @@
 """``create_app(settings)``: the FastAPI app of ``genforge start``.
 
 Routes: ``/api/v1`` (frames, estimators, jobs, models), ``/v2`` (the Open Inference Protocol), ``/docs``
-(OpenAPI). ``/`` is left to the web UI (a small JSON index until then). The API key guard and the body
+(OpenAPI). ``/`` serves the web UI (``genforge.webui``). The API key guard and the body
 limit wrap every route; errors are JSON ``{"detail": ...}``.
 """
 
@@ -14,12 +14,14 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from sqlalchemy import select
 
+from genforge import webui
 from genforge._version import __version__
 from genforge.server import errors
 from genforge.server.auth import ApiKeyMiddleware, BodyLimitMiddleware, api_key_header
 from genforge.server.db import Database, FrameRow, JobRow
 from genforge.server.deps import Context, get_ctx
 from genforge.server.jobs import Supervisor
+from genforge.server.schemas import ErrorOut
 from genforge.server.settings import Settings
 from genforge.server.store import Stores
 
@@ -70,16 +72,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from genforge.server import routes_frames, routes_jobs, routes_models, routes_v2
 
     guarded = [Depends(api_key_header)]  # documents the key; ApiKeyMiddleware enforces it
+    common = {code: {"model": ErrorOut} for code in (401, 413, 422)}
     for router in (routes_frames.router, routes_jobs.router, routes_models.router, routes_v2.router):
-        app.include_router(router, dependencies=guarded)
+        app.include_router(router, dependencies=guarded, responses=common)
     app.include_router(routes_v2.health)
 
-    @app.get("/", tags=["server"], summary="Index", dependencies=guarded)
-    def index() -> dict[str, Any]:
-        return {"name": "genforge", "version": __version__, "api": "/api/v1", "docs": "/docs",
-                "inference": "/v2"}
+    webui.mount(app)  # the web UI at / and its assets under /ui
 
-    @app.get("/api/v1/info", tags=["server"], summary="Server version, limits and job counts", dependencies=guarded)
+    @app.get("/api/v1/info", tags=["server"], summary="Server version, limits and job counts", dependencies=guarded,
+             responses=common)
     def info(c: Context = Depends(get_ctx)) -> dict[str, Any]:
         with c.db.session() as session:
             statuses = [s for s in session.scalars(select(JobRow.status))]

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from genforge.server.errors import BodyTooLarge
+from genforge.webui import is_public as ui_shell
 
 OPEN_PATHS = frozenset({"/v2/health/live"})
 # Declared on the routers so that the OpenAPI docs show the key (the middleware does the checking).
@@ -42,14 +43,16 @@ async def _send_json(send: Send, status: int, detail: str, path: str, headers: l
 
 
 class ApiKeyMiddleware:
-    """Answer 401 to any request without the key (constant-time comparison), but for the liveness probe."""
+    """Answer 401 to any request without the key (constant-time comparison), but for the liveness probe and
+    the web UI's page shell and assets (GET only; they hold no data, and the page asks for the key)."""
 
     def __init__(self, app: ASGIApp, api_key: str | None) -> None:
         self.app = app
         self.key = api_key.encode() if api_key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if self.key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS or (
+                scope["method"] in ("GET", "HEAD") and ui_shell(scope["path"])):
             await self.app(scope, receive, send)
             return
         given = presented_key(scope)

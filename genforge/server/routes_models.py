@@ -23,7 +23,8 @@ from genforge.server.db import ModelRow
 from genforge.server.deps import PNG, Context, get_ctx, is_generator, model_out
 from genforge.server.errors import ApiError, not_found
 from genforge.server.routes_frames import load_frame
-from genforge.server.schemas import ErrorOut, EvaluateIn, EvaluateOut, GenerateIn, GenerateOut, ModelOut
+from genforge.server.schemas import MAX_SEED, ErrorOut, EvaluateIn, EvaluateOut, GenerateIn, GenerateOut, ModelOut
+from genforge.server.schemas import InterpolateIn
 from genforge.server.store import model_row_values, new_id, valid_id
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
@@ -65,7 +66,7 @@ def get_model(model_id: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
 
 @router.get("/models/{model_id}/samples.png", response_class=Response, responses={**PNG, **ERRORS},
             summary="A grid of generated images (seed 0 unless given)")
-def samples(model_id: str, n: int = Query(64, ge=1, le=256), seed: int = Query(0, ge=0, le=2**63 - 1),
+def samples(model_id: str, n: int = Query(64, ge=1, le=256), seed: int = Query(0, ge=0, le=MAX_SEED),
             ctx: Context = Depends(get_ctx)) -> Response:
     _, model = generator(ctx, model_id)
     return Response(png_bytes(make_grid(model.predict(n, seed=seed).images)), media_type="image/png")
@@ -95,6 +96,14 @@ def generate(model_id: str, body: GenerateIn, ctx: Context = Depends(get_ctx)) -
                "labels": frame.labels.tolist() if frame.labels is not None else None,
                "class_names": frame.class_names if frame.labels is not None else None, "images": images.tolist()}
     return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+
+
+@router.post("/models/{model_id}/interpolate", response_class=Response, responses={**PNG, **ERRORS},
+             summary="A latent walk: one row of images along the path between two seeds' noise")
+def interpolate(model_id: str, body: InterpolateIn, ctx: Context = Depends(get_ctx)) -> Response:
+    _, model = generator(ctx, model_id)
+    frame = model.interpolate(body.seed_a, body.seed_b, steps=body.steps, label=body.label)
+    return Response(png_bytes(make_grid(np.asarray(frame.images), nrow=body.steps)), media_type="image/png")
 
 
 @router.post("/models/{model_id}/evaluate", response_model=EvaluateOut, responses=ERRORS,

@@ -7,6 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+MAX_SEED = 2**53 - 1  # the largest integer every JSON client keeps exact
+
+
 class ErrorOut(BaseModel):
     detail: str
 
@@ -112,8 +115,8 @@ class ModelOut(BaseModel):
 
 
 class GenerateIn(Strict):
-    n: int = Field(16, ge=1, le=4096, description="Number of images (capped by the server's limit).")
-    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Noise seed: the same seed gives the same images.")
+    n: int = Field(16, ge=1, le=1024, description="Number of images (at most the server's limit, 1024 by default).")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Noise seed: the same seed gives the same images.")
     labels: int | str | list[int | str] | None = Field(
         None, description="Class (index or name) for every image, or one per image; conditional models only.")
     format: Literal["png", "zip", "json"] = "png"
@@ -126,6 +129,13 @@ class GenerateOut(BaseModel):
     labels: list[int] | None = None
     class_names: list[str] | None = None
     images: list[Any]
+
+
+class InterpolateIn(Strict):
+    seed_a: int = Field(0, ge=0, le=2**53 - 1, description="Noise seed of the walk's first image.")
+    seed_b: int = Field(1, ge=0, le=2**53 - 1, description="Noise seed of the walk's last image.")
+    steps: int = Field(8, ge=2, le=64, description="Images along the (spherical) path, both ends included.")
+    label: int | str | None = Field(None, description="Class (index or name) of every image; conditional models only.")
 
 
 class EvaluateIn(Strict):

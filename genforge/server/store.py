@@ -54,15 +54,19 @@ def builtin_name(source: str) -> str | None:
 
 def confined_path(settings: Settings, source: str) -> Path:
     """The real path of ``source`` (relative ones under the data dir's imports/), if inside a root."""
-    raw = Path(source).expanduser()
-    path = (raw if raw.is_absolute() else settings.imports_dir / raw).resolve()
+    try:
+        raw = Path(source).expanduser()
+        path = (raw if raw.is_absolute() else settings.imports_dir / raw).resolve()
+        exists = path.exists()
+    except (OSError, RuntimeError, ValueError) as error:  # too long, a symlink loop, a NUL byte, ...
+        raise ApiError(400, f"{source[:200]!r} is not a usable path ({error.__class__.__name__}).") from None
     for root in settings.allowed_roots:
         if path == root or root in path.parents:
-            if not path.exists():
-                raise ApiError(404, f"{source!r} does not exist under the server's import roots.")
+            if not exists:
+                raise ApiError(404, f"{source[:200]!r} does not exist under the server's import roots.")
             return path
     roots = ", ".join(str(r) for r in settings.allowed_roots)
-    raise ApiError(403, f"{source!r} is outside the folders this server may read ({roots}); "
+    raise ApiError(403, f"{source[:200]!r} is outside the folders this server may read ({roots}); "
                         "copy it there, start the server with --root, or upload the file.")
 
 
