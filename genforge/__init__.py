@@ -11,7 +11,7 @@ from genforge._version import __version__
 from genforge.artifacts import load_model, save_model
 # data readers (import_file, list_datasets) are exported once genforge.data lands
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
-from genforge.estimators import GANEstimator
+from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator
 from genforge.frame import Frame
 from genforge.server.client import connect  # needs httpx only when called
 from genforge.table import Table
@@ -21,6 +21,8 @@ __all__ = [
     "Frame",
     "Table",
     "GANEstimator",
+    "VAEEstimator",
+    "CNNEstimator",
     "save_model",
     "load_model",
     "connect",

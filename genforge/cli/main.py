@@ -1,4 +1,4 @@
-"""The ``genforge`` command: datasets, preview, train, generate.
+"""The ``genforge`` command: datasets, preview, train, generate, predict.
 
 Estimator parameters are passed as ``--name value`` with the same names as in Python (``--epochs 3
 --loss hinge``; ``--batch-size`` works too) and go through the same validation.
@@ -63,7 +63,7 @@ def preview(source: str, count: int, output: str) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--algo", required=True, help="Algorithm: gan (vae and cnn as they land).")
+@click.option("--algo", required=True, help="Algorithm: gan, vae or cnn.")
 @click.option("--frame", "frame_source", required=True, help="Training data: a built-in name or a path.")
 @click.option("--validation-frame", default=None, help="Optional validation data.")
 @click.option("--image-size", type=int, default=None, help="Resize images to this square size on import.")
@@ -151,6 +151,52 @@ def export(model_path: str, fmt: str, output: str | None) -> None:
     model = load_model(model_path)
     target = Path(output) if output else Path(f"{Path(model_path).resolve().name}.{fmt}")
     click.echo(f"wrote {export_onnx(model, target)}")
+
+
+@main.command()
+@click.argument("model_path")
+@click.option("--frame", "frame_source", required=True, help="Images to predict on: a built-in name or a path.")
+@click.option("-o", "--output", default="predictions.csv", show_default=True,
+              help="cnn: CSV of predictions. vae: CSV of latent means, or a .png grid of reconstructions.")
+@click.option("--resize", is_flag=True, help="Resize and convert the images to the model's size and channels.")
+@click.option("-n", "count", default=64, show_default=True, help="vae: images in the reconstruction grid.")
+def predict(model_path: str, frame_source: str, output: str, resize: bool, count: int) -> None:
+    """Predict on a frame with a saved classifier (cnn) or encode / reconstruct it with a VAE."""
+    from genforge.artifacts import load_model
+    from genforge.data import import_file
+    from genforge.errors import DataError
+    from genforge.table import Table
+
+    model = load_model(model_path)
+    if model.algo not in ("cnn", "vae"):
+        raise ParameterError(
+            f"{model_path} is a {model.algo!r} model; predict works for cnn and vae models (use genforge generate)."
+        )
+    frame = import_file(frame_source)
+    if model.algo == "vae" and output.lower().endswith(".png"):
+        path = model.reconstruct(frame.head(count), resize=resize).to_png(output)
+        click.echo(f"wrote {path} (reconstructions of the first {min(count, len(frame))} images)")
+    elif model.algo == "vae":
+        means, _ = model.encode(frame, resize=resize)
+        columns = [f"z{i}" for i in range(means.shape[1])]
+        Table([dict(zip(columns, map(float, row))) for row in means], columns).to_csv(output)
+        click.echo(f"wrote {output} (latent means of {len(frame)} images)")
+    else:
+        table = model.predict(frame, resize=resize)
+        table.to_csv(output)
+        click.echo(f"wrote {output} ({len(table)} predictions)")
+    if model.algo == "vae":
+        scores = model.model_performance(frame, resize=resize)
+        click.echo(f"elbo: {scores['elbo']:.4f}  reconstruction_mse: {scores['reconstruction_mse']:.5f}  "
+                   f"({scores['n_images']} images)")
+    elif frame.labels is not None:
+        try:
+            scores = model.model_performance(frame, resize=resize)
+        except DataError as error:
+            click.echo(f"note: no accuracy: {error}", err=True)
+            return
+        click.echo(f"accuracy: {scores['accuracy']:.4f}  logloss: {scores['logloss']:.4f}  "
+                   f"({scores['n_images']} images)")
 
 
 def parse_params(params, args: list[str]) -> dict:

@@ -1,7 +1,9 @@
-"""Estimators: GAN (and, as they land, VAE and CNN) behind one scikit-learn / H2O style contract."""
+"""Estimators: GAN, VAE and CNN behind one scikit-learn / H2O style contract."""
 
 from genforge.estimators.base import Estimator
+from genforge.estimators.cnn import CNNEstimator
 from genforge.estimators.gan import GANEstimator
 from genforge.estimators.registry import ESTIMATORS, get_estimator
+from genforge.estimators.vae import VAEEstimator
 
-__all__ = ["Estimator", "GANEstimator", "ESTIMATORS", "get_estimator"]
+__all__ = ["Estimator", "GANEstimator", "VAEEstimator", "CNNEstimator", "ESTIMATORS", "get_estimator"]

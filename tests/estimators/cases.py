@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from genforge.estimators import GANEstimator
+from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator
 
 TINY = {"epochs": 2, "batch_size": 8, "seed": 3, "verbose": False}
 
@@ -29,4 +29,13 @@ CASES = [
          ("architecture", "transformer")),
     Case("gan-mlp", GANEstimator, {**TINY, "architecture": "mlp", "width": 8, "latent_dim": 8},
          lambda m, f: m.predict(4, seed=0).images, ("loss", "l1")),
+    Case("vae", VAEEstimator, {**TINY, "width": 4, "latent_dim": 4}, lambda m, f: m.predict(4, seed=0).images,
+         ("architecture", "dcgan")),
+    Case("vae-mlp-cvae", VAEEstimator, {**TINY, "architecture": "mlp", "width": 4, "latent_dim": 4, "conditional": True,
+                                        "reconstruction_loss": "mse", "kl_warmup_epochs": 1},
+         lambda m, f: m.reconstruct(f).images, ("reconstruction_loss", "l1")),
+    Case("cnn", CNNEstimator, {**TINY, "width": 4, "dense": 8}, lambda m, f: m.predict_proba(f),
+         ("architecture", "resnet")),
+    Case("cnn-deep", CNNEstimator, {**TINY, "architecture": "deep", "width": 4, "dense": 8, "lr_schedule": "cosine"},
+         lambda m, f: m.predict_proba(f), ("optimizer", "lbfgs")),
 ]

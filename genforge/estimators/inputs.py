@@ -1,0 +1,110 @@
+"""Checks on the data a fitted model is asked about: image shape, channels and class names.
+
+A model knows the frame schema it was trained on (``model.json``); a frame handed to ``predict``,
+``encode`` or ``model_performance`` must match it, or be converted explicitly with ``resize=True``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from genforge.errors import DataError
+from genforge.frame import Frame
+
+
+def as_frame(data: Any, what: str = "frame") -> Frame:
+    """A Frame from a Frame or an image array (``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)``)."""
+    if isinstance(data, Frame):
+        return data
+    if isinstance(data, np.ndarray) or torch.is_tensor(data):
+        return Frame.from_numpy(np.asarray(data))
+    raise DataError(f"{what} must be a Frame or an image array, got {type(data).__name__}.")
+
+
+def conform_frame(data: Any, schema: dict, resize: bool = False, what: str = "frame") -> Frame:
+    """``data`` as a Frame of the model's image shape; converted when ``resize`` is True, else checked."""
+    frame = as_frame(data, what)
+    want = (schema["height"], schema["width"], schema["channels"])
+    if frame.image_shape == want:
+        return frame
+    if not resize:
+        h, w, c = want
+        raise DataError(
+            f"{what} images are {_describe(frame.image_shape)} but this model was trained on {_describe(want)}; "
+            f"pass resize=True to resize and convert them, or call frame.resize(({h}, {w})).to_channels({c})."
+        )
+    if frame.image_shape[:2] != want[:2]:
+        frame = frame.resize(want[:2])
+    if frame.channels != want[2]:
+        frame = frame.to_channels(want[2])
+    return frame
+
+
+def frame_labels(frame: Frame, class_names: Sequence[str], what: str = "frame") -> np.ndarray:
+    """The frame's labels as indices into the model's ``class_names``, matched by name.
+
+    A frame whose classes are the model's in another order is remapped; one with a class the model does
+    not know is a DataError that names it.
+    """
+    if frame.labels is None:
+        raise DataError(f"{what} has no labels; this needs a labelled frame (import one with labels).")
+    names = list(frame.class_names or [])
+    model_names = list(class_names)
+    if names == model_names[: len(names)]:
+        return frame.labels
+    present = sorted(set(frame.labels.tolist()))
+    unknown = [names[i] for i in present if names[i] not in model_names]
+    if unknown:
+        raise DataError(
+            f"{what} has classes {unknown} that this model does not know; its classes are {model_names}. "
+            "Relabel the frame with the model's class names."
+        )
+    mapping = np.array([model_names.index(n) if n in model_names else -1 for n in names], dtype=np.int64)
+    return mapping[frame.labels]
+
+
+def check_same_classes(frame: Frame, class_names: list[str]) -> None:
+    """A checkpoint's classes must be the training frame's (their labels index the same outputs)."""
+    names = list(frame.class_names or [])
+    if names != list(class_names)[: len(names)]:
+        raise DataError(
+            f"the training frame's classes {names} differ from the checkpoint's {list(class_names)}; "
+            "train on a frame with the same class names (in the same order)."
+        )
+
+
+def label_indices(labels: Any, class_names: Sequence[str], n: int) -> np.ndarray:
+    """Class indices for ``labels``: one int or name for all ``n`` rows, or one per row."""
+    names = list(class_names)
+    if isinstance(labels, (int, np.integer, str)):
+        labels = [labels] * n
+    out = []
+    for label in np.asarray(labels, dtype=object).reshape(-1).tolist():
+        if isinstance(label, str):
+            if label not in names:
+                raise DataError(f"label {label!r} is not a class of this model; classes: {names}.")
+            out.append(names.index(label))
+        elif isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+            out.append(int(label))
+        else:
+            raise DataError(f"label {label!r} must be a class index or a class name; classes: {names}.")
+    array = np.asarray(out, dtype=np.int64)
+    bad = (array < 0) | (array >= len(names))
+    if bad.any():
+        raise DataError(f"label {int(array[bad][0])} is outside 0..{len(names) - 1} ({names}).")
+    if len(array) != n:
+        raise DataError(f"got {len(array)} labels for {n} rows; pass one label per row (or one for all).")
+    return array
+
+
+def to_uint8_images(images: torch.Tensor) -> np.ndarray:
+    """``(N, C, H, W)`` floats in [-1, 1] as uint8 ``(N, H, W, C)``."""
+    return images.add(1).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _describe(shape: tuple[int, int, int]) -> str:
+    h, w, c = shape
+    return f"{h}x{w} with {c} channel{'s' if c != 1 else ''}"
