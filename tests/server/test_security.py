@@ -9,7 +9,7 @@ def test_every_route_but_liveness_needs_the_key(make_client):
     client = make_client(api_key="s3cret")
     assert client.get("/v2/health/live").status_code == 200
     for method, path in [("GET", "/api/v1/frames"), ("GET", "/api/v1/estimators"), ("GET", "/v2/health/ready"),
-                         ("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/"), ("POST", "/api/v1/jobs"),
+                         ("GET", "/docs"), ("GET", "/openapi.json"), ("POST", "/"), ("POST", "/api/v1/jobs"),
                          ("GET", "/v2/models/x"), ("GET", "/api/v1/jobs/x/events")]:
         response = client.request(method, path)
         assert response.status_code == 401, path
@@ -23,6 +23,10 @@ def test_every_route_but_liveness_needs_the_key(make_client):
     assert upload.status_code == 401
     schema = client.get("/openapi.json", headers={"X-API-Key": "s3cret"}).json()
     assert "APIKeyHeader" in schema["components"]["securitySchemes"]
+    # The web UI's shell and assets hold no data and are open (the page asks for the key); the API is not.
+    assert client.get("/").headers["content-type"].startswith("text/html")
+    assert client.get("/ui/js/app.js").status_code == 200
+    assert client.get("/ui/../api/v1/frames").status_code in (401, 404)
 
 
 def test_unexpected_errors_are_json_without_a_traceback(make_client, monkeypatch):
