@@ -44,7 +44,13 @@ class Connection:
         headers = {"X-API-Key": api_key} if api_key else {}
         self.url = url.rstrip("/")
         # ``client``: an httpx.Client to send through (the tests pass the app's TestClient).
-        self.http = client if client is not None else httpx.Client(base_url=self.url, timeout=timeout)
+        if client is None:
+            import socket
+
+            # TCP_NODELAY: otherwise each POST body waits on Nagle's algorithm and the server's delayed ACK.
+            transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+            client = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self.http = client
         self.http.headers.update(headers)
         self.GANEstimator = _Factory(self, "gan")
         self.VAEEstimator = _Factory(self, "vae")

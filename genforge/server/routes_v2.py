@@ -6,10 +6,11 @@ optional ``label`` (INT64, ``[-1]``); output: ``images`` (UINT8, ``[-1, H, W, C]
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from genforge._version import __version__
 from genforge.server.deps import Context, get_ctx, is_generator
@@ -130,13 +131,18 @@ def infer(ctx: Context, name: str, body: InferIn) -> dict[str, Any]:
                          "data": images.reshape(-1).tolist()}]}
 
 
+def _json(payload: dict[str, Any]) -> Response:
+    # The pixel list is large: encode it directly rather than through response-model validation.
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+
+
 @router.post("/models/{name}/infer", response_model=InferOut, responses=ERRORS, summary="Generate images from z")
-def model_infer(name: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
-    return infer(ctx, name, body)
+def model_infer(name: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> Response:
+    return _json(infer(ctx, name, body))
 
 
 @router.post("/models/{name}/versions/{version}/infer", response_model=InferOut, responses=ERRORS,
              summary="Generate images from z (one version)")
-def model_infer_version(name: str, version: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
+def model_infer_version(name: str, version: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> Response:
     _check_version(version)
-    return infer(ctx, name, body)
+    return _json(infer(ctx, name, body))

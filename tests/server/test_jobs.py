@@ -10,6 +10,8 @@ import numpy as np
 
 from .conftest import TINY_GAN, upload, wait_for
 
+EPOCHS = 30  # the long job: long enough to cancel mid-run
+
 
 def test_estimators_list_every_algorithm_with_its_parameter_schema(client):
     estimators = {e["algo"]: e for e in client.get("/api/v1/estimators").json()}
@@ -62,7 +64,7 @@ def test_queue_progress_cancel_resume_and_events(client, tmp_path):
     stops the worker within seconds and keeps its checkpoint; resume finishes from it; SSE streams to the end."""
     frame = upload(client)["id"]
     long_job = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
-                                                 "parameters": {**TINY_GAN, "epochs": 60}})
+                                                 "parameters": {**TINY_GAN, "epochs": EPOCHS}})
     assert long_job.status_code == 201 and long_job.json()["status"] == "queued"
     long_id = long_job.json()["id"]
     short_id = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
@@ -96,10 +98,11 @@ def test_queue_progress_cancel_resume_and_events(client, tmp_path):
     assert snapshots[-1]["status"] == "done" and snapshots[-1]["model_id"] == short["model_id"]
 
     resumed = client.post(f"/api/v1/jobs/{long_id}/resume").json()
-    assert resumed["status"] == "queued" and f"epoch {kept}" in resumed["message"]
+    assert resumed["status"] in ("queued", "running")  # the free slot may take it at once
+    assert resumed["status"] == "running" or f"epoch {kept}" in resumed["message"]
     done = wait_for(client, long_id, ("done", "failed"), timeout=120)
     assert done["status"] == "done", done["message"]
-    assert [row["epoch"] for row in done["history"]] == list(range(1, 61))  # continued, nothing lost or redone
+    assert [row["epoch"] for row in done["history"]] == list(range(1, EPOCHS + 1))  # continued, nothing lost or redone
     assert client.post(f"/api/v1/jobs/{long_id}/resume").status_code == 409
     models = {m["id"]: m for m in client.get("/api/v1/models").json()}
     assert {short["model_id"], done["model_id"]} <= set(models)

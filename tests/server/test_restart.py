@@ -60,7 +60,7 @@ def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, s
         frame = client.post("/api/v1/frames", files={"file": ("tiny.npz", npz_bytes())}).json()["id"]
         model = client.post("/api/v1/models", files={"file": ("m.zip", zip_model(saved_gan))}).json()["id"]
         job = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
-                                                "parameters": {**TINY_GAN, "epochs": 60}}).json()["id"]
+                                                "parameters": {**TINY_GAN, "epochs": 30}}).json()["id"]
         running = _wait(client, job, ("running",), check=lambda j: j["epoch"] >= 1)
         worker_pid = int((data / "runs" / job / "worker.log").read_text().split()[1])
         os.kill(server.pid, signal.SIGKILL)
@@ -76,10 +76,10 @@ def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, s
         assert interrupted["epoch"] >= running["epoch"] and "resume" in interrupted["message"]
         assert client.get(f"/api/v1/frames/{frame}").status_code == 200
         assert client.get(f"/api/v1/models/{model}").status_code == 200
-        assert client.post(f"/api/v1/jobs/{job}/resume").json()["status"] == "queued"
+        assert client.post(f"/api/v1/jobs/{job}/resume").json()["status"] in ("queued", "running")  # picked up at once
         done = _wait(client, job, ("done", "failed"))
         assert done["status"] == "done", done["message"]
-        assert [row["epoch"] for row in done["history"]] == list(range(1, 61))
+        assert [row["epoch"] for row in done["history"]] == list(range(1, 31))
         assert client.get(f"/api/v1/models/{done['model_id']}").status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
