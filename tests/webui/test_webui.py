@@ -93,6 +93,26 @@ def test_upload_train_watch_generate_and_download(server, page, tmp_path):
     page.shot("jobs")
 
 
+def test_cancel_and_resume_a_running_job(server, page):
+    api = httpx.Client(base_url=server.url, timeout=30)
+    frame = api.post("/api/v1/frames", files={"file": ("c.npz", npz_bytes(n=32))}).json()["id"]
+    job = api.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
+                                         "parameters": {**{k: int(v) for k, v in TINY.items()}, "epochs": 2000}}).json()
+    try:
+        page.goto(f"{server.url}/#/jobs/{job['id']}")
+        page.wait_for_selector("#job-status[data-status=running]", timeout=60_000)
+        page.wait_for_function("() => parseFloat(document.querySelector('#job-speed').textContent) > 0")
+        page.shot("running")
+        page.click("#job-cancel")
+        page.wait_for_selector("#job-status[data-status=cancelled]")
+        page.click("#job-resume")
+        page.wait_for_selector("#job-status[data-status=queued], #job-status[data-status=running]")
+        assert page.locator("#job-cancel").is_visible()
+        page.shot("resumed")
+    finally:
+        api.post(f"/api/v1/jobs/{job['id']}/cancel")
+
+
 def test_broken_upload_shows_the_servers_error(server, page, tmp_path):
     page.goto(server.url + "/#/frames")
     page.wait_for_selector("#upload-form")

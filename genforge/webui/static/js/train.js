@@ -6,6 +6,9 @@ import { fill, h } from "./dom.js";
 import { frameLabel } from "./frames.js";
 
 const FIRST = ["epochs", "batch_size", "seed"]; // shown first; the rest follow in the schema's order
+// The training loop's own parameters, folded away under "Run control" (every algorithm has them).
+const CONTROL = new Set(["max_runtime_secs", "stopping_rounds", "stopping_metric", "stopping_tolerance", "checkpoint",
+  "device", "deterministic"]);
 
 function fieldId(name) {
   return `param-${name}`;
@@ -90,16 +93,24 @@ export async function trainPage(view, query, signal) {
       h("b", `${e.algo} · ${e.name}`), h("span", e.description))));
   }
 
+  function field(p, same) {
+    return h(`div.field#field-${p.name}`, { dataset: { param: p.name } },
+      p.type === "bool" ? h("label.check", input(p, same), p.name) : h("label", { for: fieldId(p.name) }, p.name),
+      p.type === "bool" ? null : input(p, same),
+      h("span.help", p.help, p.min != null || p.max != null ? ` [${p.min ?? "…"}, ${p.max ?? "…"}]` : ""),
+      h(`p.error#error-${p.name}`));
+  }
+
   function renderForm() {
     const params = [...estimator().parameters].sort((a, b) =>
       (FIRST.includes(a.name) ? FIRST.indexOf(a.name) : 99) - (FIRST.includes(b.name) ? FIRST.indexOf(b.name) : 99));
     const same = models.filter((m) => m.algo === algo);
-    const fields = params.map((p) => h(`div.field#field-${p.name}`, { dataset: { param: p.name } },
-      p.type === "bool" ? h("label.check", input(p, same), p.name) : h("label", { for: fieldId(p.name) }, p.name),
-      p.type === "bool" ? null : input(p, same),
-      h("span.help", p.help, p.min != null || p.max != null ? ` [${p.min ?? "…"}, ${p.max ?? "…"}]` : ""),
-      h(`p.error#error-${p.name}`)));
-    fill(form, h("div.form-grid", fields));
+    // What every algorithm shares (stopping, time limit, device, checkpoint) folds away under "Run control".
+    const own = params.filter((p) => !CONTROL.has(p.name));
+    const control = params.filter((p) => !own.includes(p));
+    fill(form, h("div.form-grid", own.map((p) => field(p, same))),
+      control.length ? h("details.advanced#run-control", h("summary", "Run control: early stopping, time limit, device, checkpoint"),
+        h("div.form-grid", control.map((p) => field(p, same)))) : null);
     clearErrors();
   }
 
@@ -114,7 +125,10 @@ export async function trainPage(view, query, signal) {
     const field = fieldOf(detail, names);
     const text = detail.replace(/^parameters:\s*/, "");
     if (field && names.includes(field)) {
-      form.querySelector(`#field-${field}`).classList.add("invalid");
+      const holder = form.querySelector(`#field-${field}`);
+      holder.classList.add("invalid");
+      const details = holder.closest("details");
+      if (details) details.open = true;
       form.querySelector(`#error-${field}`).textContent = text;
       form.querySelector(`#${fieldId(field)}`)?.focus();
       generalError.textContent = `The server refused the job: see the ${field} field.`;
