@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup run test bench clean fashion-mnist
+.PHONY: setup run test bench clean fashion-mnist chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,17 @@ fashion-mnist:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
 	else echo "note: install the Debian package dataset-fashion-mnist for the fashion-mnist dataset"; fi
 
+# Debian's chromium for the browser tests (tests/webui drive it with Playwright; no browser is downloaded).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "note: install the Debian package chromium for the browser tests (tests/webui)"; fi
+
 run: setup fashion-mnist
 	$(BIN)/genforge preview fashion-mnist -n 64 -o out/fashion-mnist-preview.png
 
-test: setup fashion-mnist
+test: setup fashion-mnist chromium
 	$(BIN)/python -m pytest
 
 bench: setup fashion-mnist
