@@ -108,8 +108,10 @@ def init(device: str = "auto", timeout_secs: float = 1800.0) -> DistributedEnv:
             )
         # "cuda" (device="auto") now means this process's own GPU for every allocation.
         torch.cuda.set_device(env.local_rank)
+    # device_id binds nccl to this process's GPU at once (no guessing in the first collective).
+    extra = {"device_id": torch.device("cuda", env.local_rank)} if use_cuda else {}
     dist.init_process_group("nccl" if use_cuda else "gloo", rank=env.rank, world_size=env.world_size,
-                            timeout=timedelta(seconds=timeout_secs))
+                            timeout=timedelta(seconds=timeout_secs), **extra)
     return env
 
 

@@ -161,3 +161,37 @@ def test_a_ddp_checkpoint_loads_and_resumes_in_one_process(ddp_run, monkeypatch)
     assert len(resumed.scoring_history()) == 3
     weights = {f"{m}.{k}": v for m, mod in resumed._modules.items() for k, v in mod.state_dict().items()}
     _assert_close(weights, _ranks(ddp_run, "resumed")[0])
+
+
+def test_detect_reads_the_torchrun_environment(monkeypatch):
+    from genforge.errors import ParameterError
+    from genforge.training import distributed
+
+    for name in distributed.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.detect() is None
+    assert distributed.is_main_process()
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    env = distributed.detect()
+    assert (env.rank, env.world_size, env.local_rank, env.is_main_process) == (3, 4, 1, False)
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(ParameterError, match="inconsistent"):
+        distributed.detect()
+
+
+def test_train_nproc_launches_torchrun_with_the_other_arguments(monkeypatch):
+    from click.testing import CliRunner
+
+    from genforge.cli import main as cli
+    from genforge.training import distributed
+
+    for name in distributed.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    calls = []
+    monkeypatch.setattr(cli, "launch", lambda nproc, args: calls.append((nproc, args)) or 0)
+    result = CliRunner().invoke(cli.main, ["train", "--nproc", "2", "--algo", "gan", "--frame", "digits",
+                                           "--epochs", "2", "--out", "m"])
+    assert result.exit_code == 0, result.output
+    assert calls == [(2, ["train", "--algo", "gan", "--frame", "digits", "--out", "m", "--epochs", "2"])]
