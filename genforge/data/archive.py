@@ -36,7 +36,7 @@ def read(path: Path, ctx: ReadContext) -> Loaded:
     max_ratio = _positive(ctx.option("max_ratio", MAX_RATIO), "max_ratio")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
         raise DataError(f"{path}: not a readable zip archive ({exc}). Re-create the archive.") from None
     with archive:
         members = _image_members(archive, path)

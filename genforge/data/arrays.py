@@ -6,12 +6,11 @@ read, so a file bigger than RAM still imports.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from genforge.data.context import Loaded, ReadContext, located
+from genforge.data.context import Loaded, ReadContext, check_class_indices, located
 from genforge.errors import DataError
 from genforge.frame import Frame
 
@@ -40,6 +39,8 @@ def read(path: Path, ctx: ReadContext) -> Loaded:
     if count is not None:
         images = images[:count]
         labels = labels[:count] if labels is not None else None
+    if labels is not None and np.issubdtype(labels.dtype, np.number):
+        check_class_indices(labels, class_names, str(path))
     try:
         # A flat array's row length gives the side; image_size only shapes it when it fits exactly,
         # otherwise it is the target of the importer's resize.
@@ -58,7 +59,7 @@ def _load_npy(path: Path) -> np.ndarray:
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise DataError(f"{path}: {_NO_PICKLE}.") from None
         raise DataError(f"{path}: not a readable .npy file ({exc}). Save it again with numpy.save.") from None
-    except (OSError, EOFError) as exc:
+    except Exception as exc:  # numpy parses the header with tokenize/ast: SyntaxError, TokenError, ...
         raise DataError(f"{path}: not a readable .npy file ({exc}). Save it again with numpy.save.") from None
     if not isinstance(array, np.ndarray):
         raise DataError(f"{path}: does not hold one array; save the images with numpy.save.")
@@ -68,7 +69,7 @@ def _load_npy(path: Path) -> np.ndarray:
 def _read_npz(path: Path, ctx: ReadContext) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # a damaged zip or header can fail in many ways; all mean the same
         raise DataError(f"{path}: not a readable .npz file ({exc}). Save it again with numpy.savez.") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: is a .npy file with a .npz name; rename it to .npy.")
@@ -105,7 +106,7 @@ def _member(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise DataError(f"{path}: the array {key!r}: {_NO_PICKLE}.") from None
         raise DataError(f"{path}: the array {key!r} is damaged ({exc}).") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # as in _load_npy: tokenize, ast, zlib and zipfile errors alike
         raise DataError(f"{path}: the array {key!r} is damaged ({exc}).") from None
 
 

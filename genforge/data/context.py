@@ -14,6 +14,7 @@ import numpy as np
 from genforge.errors import DataError, ParameterError
 
 Allocate = Callable[[tuple[int, ...]], np.ndarray]
+MAX_CLASSES = 100_000
 
 
 @dataclass
@@ -98,3 +99,20 @@ def located(source: str, error: DataError) -> DataError:
     """The same error with ``source`` in front, unless the message already names it."""
     message = str(error)
     return error if message.startswith(source) else DataError(f"{source}: {message}")
+
+
+def check_class_indices(labels: np.ndarray | None, class_names: list[str] | None, source: str) -> None:
+    """Refuse integer labels that cannot be class indices before a Frame names classes 0..max.
+
+    Frame invents the names "0" .. "max" for unnamed labels: an id column or a damaged file holding
+    10**12 would make it allocate them all.
+    """
+    if labels is None or class_names is not None or not len(labels):
+        return
+    top = labels.max()
+    if top >= MAX_CLASSES:
+        row = int(np.argmax(labels))
+        raise DataError(
+            f"{source}: label {top} (item {row}) is no class index: labels must be 0..K-1 with K under "
+            f"{MAX_CLASSES:,}. If they are ids or names, store them as text."
+        )

@@ -121,11 +121,13 @@ def _png_header(head: bytes) -> tuple[int, int, int] | None:
     width, height, _depth, color = struct.unpack(">IIBB", head[16:26])
     if not width or not height or color not in (0, 2, 3, 4, 6):
         return None
+    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        return None  # PIL's own check then refuses a decompression bomb (or a damaged header)
     return height, width, 1 if color in (0, 4) else 3  # grey, grey+alpha | RGB, palette, RGBA
 
 
 def _probe_pil(f: BinaryIO) -> tuple[int, int, int]:
-    with Image.open(f, formats=PIL_FORMATS) as im:
+    with _open_image(f) as im:
         width, height = im.size
         if im.format in _ORIENTED and im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
             width, height = height, width  # rotated by 90 degrees when decoded

@@ -105,7 +105,8 @@ def read_array(path: Path, kind: str, count: int | None = None) -> np.ndarray:
             if count is not None:
                 dims[0] = min(dims[0], count)
             dtype = np.dtype(_INTEGER_TYPES[type_code])
-            expected = int(np.prod(dims)) * dtype.itemsize
+            expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
+            _check_possible(path, kind, dims, expected)
             body = np.empty(expected, np.uint8)
             got = _read_into(f, body)
             if got < expected:
@@ -120,6 +121,22 @@ def read_array(path: Path, kind: str, count: int | None = None) -> np.ndarray:
         raise DataError(f"{path}: cannot read the file ({exc}). Check that it is a complete IDX file.") from None
     array = body.view(dtype).reshape(dims)
     return array if dtype == np.uint8 else array.astype(dtype.newbyteorder("="))
+
+
+def _check_possible(path: Path, kind: str, dims: list[int], expected: int) -> None:
+    """Refuse a header declaring more bytes than the file can hold, before allocating them.
+
+    A raw file holds its body; deflate inflates at most ~1032 times, which bounds a .gz file's body.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    most = size * 1032 if compressed else size
+    if expected > most:
+        raise DataError(
+            f"{path}: the IDX body is truncated: its header declares {tuple(dims)} ({expected} bytes of "
+            f"{kind}), more than this {size}-byte file can hold. Download the file again."
+        )
 
 
 def _check_magic(path: Path, kind: str, magic: int, zero: int, type_code: int, ndim: int) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from genforge.data import archive, arrays, builtin, cache, csv_reader, folder, idx, parquet
-from genforge.data.context import Loaded, ReadContext, ReadOptions, check_size, located
+from genforge.data.context import Loaded, ReadContext, ReadOptions, check_class_indices, check_size, located
 from genforge.data.paths import is_image_name
 from genforge.errors import DataError, GenforgeError, ParameterError
 from genforge.frame import Frame
@@ -207,7 +207,12 @@ def _read(source: Source, ctx: ReadContext) -> Loaded:
         raise DataError(f"{source.label}: permission denied reading {exc.filename or 'it'}.") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"{source.label}: cannot be read ({exc}).") from None
-    except (ValueError, LookupError, struct.error, zlib.error) as exc:
+    except MemoryError:
+        # Either the data is bigger than RAM or a damaged header declares absurd sizes (pyarrow trusts
+        # a Parquet file's page headers, for one).
+        raise DataError(f"{source.label}: ran out of memory while reading it. If the file is damaged, "
+                        "replace it; if it is just big, pass limit=... or cache=True.") from None
+    except (ValueError, LookupError, NotImplementedError, struct.error, zlib.error) as exc:
         # A last net under the readers' own checks: user input must not end in a bare traceback.
         raise DataError(f"{source.label}: cannot be read ({type(exc).__name__}: {exc}). Check the file's "
                         "format; if it looks right, please report this as a genforge bug.") from exc
@@ -239,6 +244,7 @@ def _finish(loaded: Loaded, options: ReadOptions) -> Loaded:
 
 
 def _frame(loaded: Loaded, source: Source, name: str | None) -> Frame:
+    check_class_indices(loaded.labels, loaded.class_names, source.label)
     try:
         return Frame(loaded.images, loaded.labels, loaded.class_names, loaded.sources,
                      name=name or source.default_name)

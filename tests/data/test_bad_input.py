@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import struct
 import sys
 import zipfile
 from pathlib import Path
@@ -321,3 +323,33 @@ def test_parquet_broken_image_bytes(tmp_path):
     pq.write_table(pa.table({"image": [png_bytes(pixels(1)[0]), b"garbage"]}), tmp_path / "a.parquet")
     with pytest.raises(DataError, match=r"a\.parquet row 1: not an image"):
         import_file(tmp_path / "a.parquet")
+
+
+# ------------------------------------------------------------------------------------- absurd sizes
+def test_png_header_declaring_a_huge_image(tmp_path):
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"")))
+    with pytest.raises(DataError, match=r"bomb\.png: the image is too large to decode safely"):
+        import_file(tmp_path / "d")
+    (tmp_path / "d" / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header)  # and nothing after it
+    with pytest.raises(DataError, match=r"bomb\.png: the PNG file is truncated or damaged"):
+        import_file(tmp_path / "d")
+
+
+def test_idx_header_declaring_more_than_the_file_holds(tmp_path):
+    path = tmp_path / "x-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(struct.pack(">IIII", 0x803, 4_000_000_000, 28, 28) + b"\0" * 64))
+    with pytest.raises(DataError, match="more than this .*-byte file can hold"):
+        import_file(path)
+
+
+def test_labels_that_are_ids_not_class_indices(tmp_path):
+    np.savez(tmp_path / "a.npz", images=pixels(2), labels=np.array([3, 10**12]))
+    with pytest.raises(DataError, match=r"label 1000000000000 \(item 1\) is no class index"):
+        import_file(tmp_path / "a.npz")
