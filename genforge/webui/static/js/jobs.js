@@ -44,6 +44,7 @@ export async function jobsPage(view, signal) {
 export async function jobPage(view, id, signal) {
   const path = `/api/v1/jobs/${encodeURIComponent(id)}`;
   let job = await get(path, { signal });
+  const { generator } = await get(`/api/v1/estimators/${encodeURIComponent(job.algo)}`, { signal }).catch(() => ({ generator: true }));
   const title = h("h1");
   const progress = h("div#job-progress");
   const stats = h("div.stats");
@@ -55,9 +56,10 @@ export async function jobPage(view, id, signal) {
   const params = h("dl.kv");
   let shownEpoch = -1;
   let shownHistory = -1;
+  const curves = h("div.panel", h("h2", "Training curves"), charts);
   view.append(title, h("div.panel", progress, stats, message, actions),
-    h("div.grid2", h("div.panel", h("h2", "Training curves"), charts),
-      h("div.panel", h("h2", "Samples from fixed noise (latest epoch)"), samples, samplesNote)),
+    generator ? h("div.grid2", curves, h("div.panel", h("h2", "Samples from fixed noise (latest epoch)"), samples, samplesNote))
+      : curves, // classifiers write no sample grid
     h("div.panel", h("h2", "Parameters"), params));
 
   async function refreshSamples() {
@@ -88,7 +90,7 @@ export async function jobPage(view, id, signal) {
     }
     fill(params, Object.entries(job.parameters).map(([k, v]) => [h("dt", k), h("dd", fmt(v))]));
     if (!params.childNodes.length) params.append(h("dt", "all"), h("dd", "defaults"));
-    if (job.epoch !== shownEpoch && (job.epoch > 0 || job.status === "done")) {
+    if (generator && job.epoch !== shownEpoch && (job.epoch > 0 || job.status === "done")) {
       shownEpoch = job.epoch;
       refreshSamples().catch(() => {});
     }
