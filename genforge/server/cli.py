@@ -38,6 +38,7 @@ def start(host: str, port: int, data_dir: str | None, db_url: str | None, api_ke
     except ImportError as error:
         raise click.ClickException(f"the server needs its extra packages ({error.name} is missing): "
                                    "pip install 'genforge[server]'") from None
+    from genforge.server.db import safe_url
     from genforge.server.settings import Settings
 
     overrides = {"data_dir": data_dir, "db_url": db_url, "api_key": api_key, "max_jobs": max_jobs,
@@ -48,17 +49,9 @@ def start(host: str, port: int, data_dir: str | None, db_url: str | None, api_ke
     app = create_app(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     click.echo(f"genforge server: http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs)")
-    click.echo(f"data: {settings.data_dir}  database: {_redact(settings.database_url)}  max jobs: {settings.max_jobs}")
+    click.echo(f"data: {settings.data_dir}  database: {safe_url(settings.database_url)}  max jobs: {settings.max_jobs}")
     if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host} without an API key; pass --api-key or set GENFORGE_API_KEY.", err=True)
     os.environ.setdefault("GENFORGE_SERVER_DATA", str(settings.data_dir))
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
 
-
-def _redact(url: str) -> str:
-    """A database URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url

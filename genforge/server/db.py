@@ -109,7 +109,10 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        try:
+            self.engine = make_engine(url)
+        except Exception as error:  # noqa: BLE001 - bad URL, missing driver, unreachable or unwritable
+            raise DatabaseError(f"cannot open the database {safe_url(url)}: {str(error).splitlines()[0]}") from None
         try:
             prepare_schema(self.engine)
         except DatabaseError:
@@ -132,6 +135,16 @@ class Database:
         self.engine.dispose()
 
 
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not even a URL
+        return "(an unparsable database URL)"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -139,11 +152,15 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        # WAL (readers never wait for the workers' progress writes) is a property of the file: set it once.
+        if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+            with engine.connect() as conn:
+                if conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         return engine
     return create_engine(url, pool_pre_ping=True)
 

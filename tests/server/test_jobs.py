@@ -59,19 +59,24 @@ def _npy(array) -> bytes:
     return buffer.getvalue()
 
 
-def test_queue_progress_cancel_resume_and_events(client, tmp_path):
-    """max_jobs=1: a second job queues behind the first; the API stays fast while a worker trains; cancel
-    stops the worker within seconds and keeps its checkpoint; resume finishes from it; SSE streams to the end."""
+def test_queue_progress_cancel_resume_failure_and_events(client, tmp_path):
+    """max_jobs=1: later jobs queue behind the first; the API stays fast while a worker trains; cancel stops
+    the worker within seconds and keeps its checkpoint; a failing job says why; resume finishes from the
+    checkpoint; SSE streams the snapshots to the end."""
     frame = upload(client)["id"]
     long_job = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
                                                  "parameters": {**TINY_GAN, "epochs": EPOCHS}})
     assert long_job.status_code == 201 and long_job.json()["status"] == "queued"
     long_id = long_job.json()["id"]
-    short_id = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
-                                                 "parameters": TINY_GAN}).json()["id"]
+    # No such device here: this worker fails, and the job says why.
+    failing_id = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
+                                                   "parameters": {**TINY_GAN, "device": "cuda:7"}}).json()["id"]
+    dropped_id = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
+                                                   "parameters": TINY_GAN}).json()["id"]
     running = wait_for(client, long_id, ("running",), check=lambda j: j["epoch"] >= 1)
     assert 0 < running["progress"] < 1 and running["images_per_sec"] > 0 and running["history"]
-    assert client.get(f"/api/v1/jobs/{short_id}").json()["status"] == "queued"  # max_jobs=1
+    assert client.get(f"/api/v1/jobs/{failing_id}").json()["status"] == "queued"  # max_jobs=1
+    assert [j["id"] for j in client.get("/api/v1/jobs", params={"status": "queued"}).json()] == [dropped_id, failing_id]
 
     latencies = []
     for _ in range(10):  # training happens in another process: requests are not held up
@@ -80,6 +85,7 @@ def test_queue_progress_cancel_resume_and_events(client, tmp_path):
         latencies.append(time.perf_counter() - started)
     assert sorted(latencies)[5] < 0.5, latencies
 
+    assert client.post(f"/api/v1/jobs/{dropped_id}/cancel").json()["status"] == "cancelled"  # never started
     started = time.monotonic()
     cancelled = client.post(f"/api/v1/jobs/{long_id}/cancel").json()
     assert time.monotonic() - started < 10
@@ -89,37 +95,24 @@ def test_queue_progress_cancel_resume_and_events(client, tmp_path):
     kept = len(json.loads((run_dir / "checkpoint" / "model.json").read_text())["history"])
     assert kept >= 1
     assert client.post(f"/api/v1/jobs/{long_id}/cancel").status_code == 409
-
-    short = wait_for(client, short_id, ("done", "failed"))  # the queued job starts once the slot is free
-    assert short["status"] == "done", short["message"]
-    events = client.get(f"/api/v1/jobs/{short_id}/events")
-    assert events.headers["content-type"].startswith("text/event-stream")
-    snapshots = [json.loads(line[6:]) for line in events.text.splitlines() if line.startswith("data: ")]
-    assert snapshots[-1]["status"] == "done" and snapshots[-1]["model_id"] == short["model_id"]
+    assert client.delete(f"/api/v1/frames/{frame}").status_code == 409  # the failing job still needs it
 
     resumed = client.post(f"/api/v1/jobs/{long_id}/resume").json()
-    assert resumed["status"] in ("queued", "running")  # the free slot may take it at once
+    assert resumed["status"] in ("queued", "running")  # the free slot may take it before the failing job
     assert resumed["status"] == "running" or f"epoch {kept}" in resumed["message"]
+    failed = wait_for(client, failing_id, ("failed", "done"))
+    assert failed["status"] == "failed" and failed["message"] and "Traceback" not in failed["message"]
+
     done = wait_for(client, long_id, ("done", "failed"), timeout=120)
     assert done["status"] == "done", done["message"]
     assert [row["epoch"] for row in done["history"]] == list(range(1, EPOCHS + 1))  # continued, nothing lost or redone
+    events = client.get(f"/api/v1/jobs/{long_id}/events")
+    assert events.headers["content-type"].startswith("text/event-stream")
+    snapshots = [json.loads(line[6:]) for line in events.text.splitlines() if line.startswith("data: ")]
+    assert snapshots[-1]["status"] == "done" and snapshots[-1]["model_id"] == done["model_id"]
     assert client.post(f"/api/v1/jobs/{long_id}/resume").status_code == 409
-    models = {m["id"]: m for m in client.get("/api/v1/models").json()}
-    assert {short["model_id"], done["model_id"]} <= set(models)
-    assert models[done["model_id"]]["job_id"] == long_id
+    model = client.get(f"/api/v1/models/{done['model_id']}").json()
+    assert model["job_id"] == long_id and len(model["history"]) == EPOCHS
     assert client.get(f"/api/v1/jobs/{long_id}/samples.png").content[:4] == b"\x89PNG"
     assert client.delete(f"/api/v1/jobs/{long_id}").status_code == 204
     assert client.get(f"/api/v1/models/{done['model_id']}").status_code == 200  # the model stays
-
-
-def test_cancel_a_queued_job_and_failed_job_reports_why(make_client):
-    client = make_client()
-    frame = upload(client)["id"]
-    # No such device here: the worker fails, and the job says why.
-    job = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
-                                            "parameters": {**TINY_GAN, "device": "cuda:7"}}).json()
-    queued = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame, "parameters": TINY_GAN}).json()
-    assert client.post(f"/api/v1/jobs/{queued['id']}/cancel").json()["status"] == "cancelled"
-    failed = wait_for(client, job["id"], ("failed", "done"))
-    assert failed["status"] == "failed" and failed["message"] and "Traceback" not in failed["message"]
-    assert client.delete(f"/api/v1/frames/{frame}").status_code == 204

@@ -130,3 +130,19 @@ def test_classifiers_are_not_generators(client, tmp_path):
     frame = upload(client)["id"]
     scores = client.post(f"/api/v1/models/{mid}/evaluate", json={"frame": frame})
     assert scores.status_code == 200 and "accuracy" in scores.json()["metrics"]
+
+
+def test_vaes_generate_and_serve_v2_too(client, tmp_path):
+    vae = gf.VAEEstimator(epochs=1, batch_size=8, latent_dim=4, width=8, seed=0, verbose=False,
+                          run_dir=str(tmp_path / "run"))
+    from tests.conftest import make_frame
+
+    vae.train(training_frame=make_frame(n=16, size=8))
+    mid = install_model(client, gf.save_model(vae, tmp_path / "models"))["id"]
+    meta = client.get(f"/v2/models/{mid}").json()
+    assert meta["inputs"][0]["shape"] == [-1, 4] and meta["outputs"][0]["shape"] == [-1, 8, 8, 1]
+    z = np.zeros((2, 4), np.float32)
+    out = client.post(f"/v2/models/{mid}/infer", json={"inputs": [
+        {"name": "z", "datatype": "FP32", "shape": [2, 4], "data": z.ravel().tolist()}]}).json()
+    assert np.array_equal(np.asarray(out["outputs"][0]["data"], np.uint8).reshape(2, 8, 8, 1), vae.predict(z).images)
+    assert client.post(f"/api/v1/models/{mid}/generate", json={"n": 3, "format": "json"}).json()["shape"] == [3, 8, 8, 1]
