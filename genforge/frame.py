@@ -16,6 +16,7 @@ import numpy as np
 from genforge.errors import DataError
 
 Scale = tuple[float, float] | None
+MAX_UNNAMED_CLASSES = 100_000  # a larger "class index" is an id column, not a class
 
 
 class Frame:
@@ -39,6 +40,11 @@ class Frame:
         self._labels = _check_labels(labels, len(images), class_names)
         if self._labels is not None and class_names is None:
             top = int(self._labels.max()) + 1 if len(self._labels) else 0
+            if top > MAX_UNNAMED_CLASSES:
+                raise DataError(
+                    f"label {top - 1} is too large for a class index without class names; pass class_names, "
+                    f"or relabel to 0..K-1 (at most {MAX_UNNAMED_CLASSES} classes)."
+                )
             class_names = [str(i) for i in range(top)]
         self._class_names = list(class_names) if class_names is not None else None
         if sources is not None and not isinstance(sources, str):
@@ -157,7 +163,10 @@ class Frame:
     def __getitem__(self, index) -> "Frame":
         """Select images by int, slice, index array or boolean mask; always returns a Frame."""
         if isinstance(index, (int, np.integer)):
-            index = slice(int(index), int(index) + 1 if int(index) != -1 else None)
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"image index {index} is out of range for a frame of {len(self)} images")
+            index = int(index) % len(self)
+            index = slice(index, index + 1)
         elif not isinstance(index, slice):
             index = np.asarray(index)
             if index.dtype == bool:
@@ -181,11 +190,19 @@ class Frame:
         As in H2O, ``ratios`` gives the share of every part but the last, which takes the rest.
         """
         ratios = [float(r) for r in ratios]
-        if any(r <= 0 for r in ratios) or sum(ratios) >= 1.0 + 1e-9:
+        if any(r <= 0 for r in ratios) or sum(ratios) >= 1.0:
             raise DataError(f"split_frame ratios {ratios} must be positive and sum to less than 1, e.g. [0.8].")
         order = np.random.default_rng(seed).permutation(len(self))
-        bounds = np.floor(np.cumsum(ratios) * len(self)).astype(int)
-        return [self[np.sort(part)] for part in np.split(order, bounds)]
+        # Rounding first keeps float error from losing a row (0.57 * 100 = 56.99999...).
+        bounds = np.floor(np.round(np.cumsum(ratios) * len(self), 6)).astype(int)
+        parts = np.split(order, bounds)
+        empty = [i for i, part in enumerate(parts) if len(part) == 0]
+        if empty:
+            raise DataError(
+                f"split_frame({ratios}) leaves part {empty[0]} empty for a frame of {len(self)} images; "
+                "use larger ratios or more images."
+            )
+        return [self[np.sort(part)] for part in parts]
 
     def shuffle(self, seed: int | None = None) -> "Frame":
         return self[np.random.default_rng(seed).permutation(len(self))]

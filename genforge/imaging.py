@@ -62,7 +62,8 @@ def resize_batch(images: np.ndarray, size: tuple[int, int], chunk: int = 4096) -
     """Resize uint8 ``(N, H, W, C)`` images to ``size`` with antialiased bilinear filtering (batched)."""
     out = np.empty((len(images), size[0], size[1], images.shape[3]), np.uint8)
     for start in range(0, len(images), chunk):
-        batch = torch.from_numpy(np.ascontiguousarray(images[start : start + chunk])).permute(0, 3, 1, 2).float()
+        # np.array copies: frames may sit on read-only memory maps, which torch.from_numpy warns about.
+        batch = torch.from_numpy(np.array(images[start : start + chunk])).permute(0, 3, 1, 2).float()
         resized = F.interpolate(batch, size=size, mode="bilinear", antialias=True, align_corners=False)
         out[start : start + chunk] = resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out

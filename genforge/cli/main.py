@@ -1,4 +1,4 @@
-"""The ``genforge`` command: datasets, preview, train, generate, predict.
+"""The ``genforge`` command: datasets, preview, train, generate, predict, export, evaluate, evaluator.
 
 Estimator parameters are passed as ``--name value`` with the same names as in Python (``--epochs 3
 --loss hinge``; ``--batch-size`` works too) and go through the same validation.
@@ -197,6 +197,96 @@ def predict(model_path: str, frame_source: str, output: str, resize: bool, count
             return
         click.echo(f"accuracy: {scores['accuracy']:.4f}  logloss: {scores['logloss']:.4f}  "
                    f"({scores['n_images']} images)")
+
+
+@main.group()
+def evaluator() -> None:
+    """Domain evaluators: the CNN feature extractors the metrics use for built-in datasets."""
+
+
+@evaluator.command("train")
+@click.option("--frame", "dataset", required=True, help="Built-in dataset: fashion-mnist or digits.")
+@click.option("--out", default=None, help="Folder to write into (default: the package's evaluators/<dataset>).")
+@click.option("--epochs", type=int, default=None, help="Override the recipe's epochs.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def evaluator_train(dataset: str, out: str | None, epochs: int | None, quiet: bool) -> None:
+    """Re-train a built-in domain evaluator: genforge evaluator train --frame fashion-mnist."""
+    from genforge.metrics.domain import read_record, train_evaluator
+
+    command = "genforge evaluator train --frame " + dataset + (f" --epochs {epochs}" if epochs else "")
+    folder = train_evaluator(dataset, out=out, epochs=epochs, verbose=not quiet, command=command)
+    record = read_record(folder)
+    click.echo(f"test accuracy {record['test_accuracy']:.4f} on {record['test_frame']} "
+               f"after {record['epochs']} epochs in {record['seconds']:.0f} s")
+    click.echo(f"wrote {folder}")
+
+
+@evaluator.command("list")
+def evaluator_list() -> None:
+    """List the built-in evaluators and their test accuracy."""
+    from genforge.metrics.domain import EVALUATORS_DIR, builtin_evaluators, read_record
+
+    for name in builtin_evaluators():
+        record = read_record(EVALUATORS_DIR / name)
+        click.echo(f"{name:<16} {tuple(record['image_shape'])!s:<14} test accuracy {record['test_accuracy']:.4f} "
+                   f"({record['test_frame']})")
+
+
+@main.command()
+@click.argument("model_path")
+@click.option("--frame", "frame_source", required=True, help="Reference images, e.g. fashion-mnist:test.")
+@click.option("-n", "count", type=int, default=None, help="Generated images (default: as many as the frame holds).")
+@click.option("--training-frame", default=None,
+              help="Training images for memorization (default for a built-in test split: its train split).")
+@click.option("--extractor", default=None,
+              help="Feature extractor: a built-in evaluator name, a saved CNNEstimator folder, or an Inception-v3 "
+                   "weights file (.pth/.safetensors; pytorch-fid's). Default: the built-in evaluator of the frame.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed of the generated images.")
+@click.option("-o", "--output", default=None, help="Write the scores as JSON to this file.")
+@click.option("--pairs", default=None, help="Write the closest generated/training pairs as a PNG grid.")
+def evaluate(model_path: str, frame_source: str, count: int | None, training_frame: str | None,
+             extractor: str | None, seed: int, output: str | None, pairs: str | None) -> None:
+    """Score a saved generator: genforge evaluate MODEL --frame fashion-mnist:test -n 10000 -o scores.json."""
+    import json
+
+    from genforge.artifacts import load_model
+    from genforge.data import import_file
+    from genforge.metrics import default_training_source, model_scores
+
+    model = load_model(model_path)
+    if model.algo == "cnn":
+        raise ParameterError(f"{model_path} is a 'cnn' model, which does not generate images; evaluate a gan or vae.")
+    frame = import_file(frame_source)
+    training_source = training_frame or default_training_source(frame_source)
+    training = import_file(training_source) if training_source else None
+    scores = model_scores(model, frame, n=count, extractor=extractor, training=training, seed=seed,
+                          pairs_path=pairs)
+    for key, value in scores.items():
+        if isinstance(value, float):
+            value = f"{value:.4f}"
+        elif isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        click.echo(f"{key:<28} {value}")
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(json.dumps(scores, indent=2) + "\n")
+        click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.argument("model_path")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True,
+              help="Export format.")
+@click.option("-o", "--output", default=None, help="File to write (default: <model folder name>.onnx).")
+def export(model_path: str, fmt: str, output: str | None) -> None:
+    """Export a saved model: a GAN generator or VAE decoder (z, label -> images in [-1, 1], NCHW) or a CNN
+    classifier (images -> probabilities), with a dynamic batch axis."""
+    from genforge.artifacts import load_model
+    from genforge.artifacts.onnx_export import export_onnx
+
+    model = load_model(model_path)
+    target = Path(output) if output else Path(f"{Path(model_path).resolve().name}.{fmt}")
+    click.echo(f"wrote {export_onnx(model, target)}")
 
 
 def parse_params(params, args: list[str]) -> dict:

@@ -30,7 +30,7 @@ class BatchSource:
         images = frame.images
         self.in_memory = not isinstance(images, np.memmap)
         # NCHW uint8: the layout convolutions want, converted once rather than per batch.
-        self.images = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+        self.images = (torch.from_numpy(_writeable(images)).permute(0, 3, 1, 2).contiguous()
                        if self.in_memory else images)
         self.labels = torch.from_numpy(frame.labels) if frame.labels is not None else None
         self.count = len(frame)
@@ -86,3 +86,8 @@ class BatchSource:
             batch = torch.from_numpy(rows).permute(0, 3, 1, 2)[torch.argsort(inverse)].contiguous()
         batch = batch.to(self.device, non_blocking=True)
         return batch.float().div_(127.5).sub_(1.0)
+
+
+def _writeable(images: np.ndarray) -> np.ndarray:
+    """torch.from_numpy warns on read-only arrays (a loaded .npy map); those are copied first."""
+    return images if images.flags.writeable and images.flags.c_contiguous else np.array(images)
