@@ -112,7 +112,7 @@ class Estimator:
         try:
             seed_everything(seed)
             resume = self._prepare(params, frame, seed)
-            task = self._make_task(params, frame, validation_frame)
+            task = self._with_scores(params, frame, validation_frame, self._make_task(params, frame, validation_frame))
             state = self._resume_state(task, resume)
             if state.epoch >= params["epochs"]:
                 raise ParameterError(
@@ -143,6 +143,28 @@ class Estimator:
         from genforge.training.distributed import configure_loop
 
         configure_loop(config)
+
+    def _with_scores(self, params: dict, frame: Frame, validation_frame: Frame | None, task: TrainingTask) -> TrainingTask:
+        """A generator's task that also records FID every ``score_every`` epochs (every epoch when
+        ``stopping_metric="fid"`` and ``score_every`` is 0 or not declared), on ``score_samples`` images
+        against the validation frame (else the training frame), with the ``evaluator`` extractor."""
+        every = params.get("score_every") or (1 if self._stopping_metric(params) == "fid" else 0)
+        if not every:
+            return task
+        if not callable(getattr(self, "noise", None)):
+            raise ParameterError(f"stopping_metric='fid' needs a generator; a {self.algo!r} model does not generate images.")
+        # The metrics sit above the estimators; they are imported only when scoring was asked for.
+        from genforge.metrics.evaluate import fid_scorer
+        from genforge.training.scoring import ScoredTask
+
+        reference = validation_frame if validation_frame is not None else frame
+        try:
+            scorer = fid_scorer(self, reference, samples=params.get("score_samples") or 1000,
+                                extractor=params.get("evaluator"), seed=0)
+        except ParameterError as error:
+            raise ParameterError(f"stopping_metric 'fid' cannot be computed: {error} (For training, name it with the "
+                                 "evaluator parameter.)") from None
+        return ScoredTask(task, scorer, every)
 
     def _stopping_metric(self, params: dict) -> str | None:
         metric = params["stopping_metric"]

@@ -53,6 +53,12 @@ GAN_PARAMS = ParamSet(common_params() + [
     Param("beta1", float, 0.5, "Adam beta1 for both networks.", low=0, high=0.9999),
     Param("beta2", float, 0.999, "Adam beta2 for both networks.", low=0, high=0.9999),
     Param("n_critic", int, 1, "Discriminator steps per generator step.", low=1, high=100),
+    Param("score_every", int, 0, "Record FID in the history every this many epochs (0 = only with "
+          "stopping_metric='fid', then every epoch).", low=0),
+    Param("score_samples", int, 1000, "Generated (and reference) images behind the per-epoch FID.", low=2, high=100000),
+    Param("evaluator", str, None, "Feature extractor of the FID during training and of model_performance: a built-in "
+          "evaluator ('fashion-mnist', 'digits'), a saved CNNEstimator folder or Inception weights (None = the "
+          "built-in evaluator that fits the frame).", nullable=True),
 ])
 
 
@@ -238,12 +244,27 @@ class GANEstimator(Estimator):
 
     # ------------------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def model_performance(self, frame: Frame) -> dict[str, Any]:
-        """How the discriminator sees ``frame``'s real images against the generator's samples."""
+    def model_performance(self, frame: Frame, n: int | None = None, extractor: Any = None,
+                          training_frame: Frame | None = None, seed: int = 0) -> dict[str, Any]:
+        """Sample quality against ``frame``'s real images (a held-out split): FID, KID, Inception-style score,
+        precision/recall/density/coverage, class coverage and, given ``training_frame``, memorization (see
+        ``genforge.metrics.evaluate``), on ``n`` generated images (default: as many as ``frame`` holds);
+        plus how the discriminator sees real and generated images (``d_real``, ``d_fake``)."""
+        scores = self._discriminator_scores(frame)
+        from genforge.metrics.evaluate import performance_scores  # metrics sit above the estimators
+
+        scores.update(performance_scores(self, frame, n=n, extractor=extractor, training=training_frame, seed=seed))
+        self._metrics.update(scores)
+        return scores
+
+    @torch.no_grad()
+    def _discriminator_scores(self, frame: Frame) -> dict[str, Any]:
         self._require_fitted()
         if frame.image_shape != tuple(_shape(self._info)):
             raise DataError(f"frame images are {frame.image_shape}; this model makes {tuple(_shape(self._info))}.")
-        discriminator = self._modules["discriminator"].eval()
+        discriminator = self._modules["discriminator"]
+        was_training = discriminator.training
+        discriminator.eval()
         real = torch.from_numpy(frame.to_numpy((-1, 1), channels_first=True)[:2048]).to(self._device)
         labels = torch.from_numpy(frame.labels[:2048]).to(self._device) if self._info["num_classes"] else None
         fake = torch.from_numpy(self.generate(self.noise(len(real), 0), labels.cpu() if labels is not None else None))
@@ -253,7 +274,7 @@ class GANEstimator(Estimator):
             "d_fake": float(torch.sigmoid(discriminator(fake, labels)).mean()),
             "n_real": len(real),
         }
-        self._metrics.update(scores)
+        discriminator.train(was_training)
         return scores
 
 
