@@ -9,7 +9,7 @@
 
 from genforge._version import __version__
 from genforge.artifacts import load_model, save_model
-# data readers (import_file, list_datasets) are exported once genforge.data lands
+from genforge.data import import_file, list_datasets
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
 from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator
 from genforge.frame import Frame
@@ -20,6 +20,8 @@ __all__ = [
     "__version__",
     "Frame",
     "Table",
+    "import_file",
+    "list_datasets",
     "GANEstimator",
     "VAEEstimator",
     "CNNEstimator",
