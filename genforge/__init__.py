@@ -13,6 +13,7 @@ from genforge.data import import_file, list_datasets
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
 from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator
 from genforge.frame import Frame
+from genforge import metrics  # gf.metrics.evaluate, gf.metrics.fid, ...
 from genforge.server.client import connect  # needs httpx only when called
 from genforge.table import Table
 
@@ -20,6 +21,7 @@ __all__ = [
     "__version__",
     "Frame",
     "Table",
+    "metrics",
     "import_file",
     "list_datasets",
     "GANEstimator",
