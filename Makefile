@@ -32,8 +32,9 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "note: install the Debian package chromium for the browser tests (tests/webui)"; fi
 
+# The main job: the REST server and web UI on http://127.0.0.1:54321, with built-in datasets ready to train.
 run: setup fashion-mnist
-	$(BIN)/genforge preview fashion-mnist -n 64 -o out/fashion-mnist-preview.png
+	$(BIN)/genforge start --data-dir genforge-data --preload digits --preload fashion-mnist:train
 
 test: setup fashion-mnist chromium
 	$(BIN)/python -m pytest
