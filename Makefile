@@ -13,6 +13,11 @@ $(BIN)/python:
 # torch goes first, pinned: a bare "torch" requirement would pull several GB of CUDA wheels.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -e ".[all]"
+	touch $@
+
+# The test tools (pytest, schemathesis, playwright) on top.
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
@@ -36,7 +41,7 @@ chromium:
 run: setup fashion-mnist
 	$(BIN)/genforge start --data-dir genforge-data --preload digits --preload fashion-mnist:train
 
-test: setup fashion-mnist chromium
+test: $(VENV)/.installed-test fashion-mnist chromium
 	$(BIN)/python -m pytest
 
 bench: setup fashion-mnist
