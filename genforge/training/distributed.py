@@ -115,9 +115,15 @@ def init(device: str = "auto", timeout_secs: float = 1800.0) -> DistributedEnv:
     return env
 
 
-def shutdown() -> None:
-    """Leave the process group (every rank calls it at the end)."""
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group (every rank calls it at the end).
+
+    ``wait``: first wait for every rank, so none tears its connections down while another still uses
+    them (rank 0 saving the model, say); skip it after an error, when the others may never arrive.
+    """
     if is_active():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -127,8 +133,10 @@ def session(device: str = "auto") -> Iterator[DistributedEnv]:
     env = init(device)
     try:
         yield env
-    finally:
-        shutdown()
+    except BaseException:
+        shutdown(wait=False)
+        raise
+    shutdown()
 
 
 def noise_seed(seed: int, rank: int, step: int) -> int:
