@@ -15,7 +15,7 @@ from genforge.errors import DataError, ParameterError
 from genforge.frame import Frame
 from genforge.metrics.class_coverage import class_coverage
 from genforge.metrics.extractors import FeatureExtractor, get_extractor
-from genforge.metrics.features import check_frame, context, extract, extract_pair
+from genforge.metrics.features import Features, check_frame, context, extract, extract_pair
 from genforge.metrics.frechet import fid, kid
 from genforge.metrics.inception_score import inception_score
 from genforge.metrics.memorization import closest_pairs_grid, memorization
@@ -29,9 +29,10 @@ METRICS: dict[str, str] = {
 DEFAULT_METRICS = tuple(METRICS)
 
 
-def evaluate(generated: Frame, reference: Frame, extractor: Any = None, training: Frame | None = None,
+def evaluate(generated: Frame, reference: Frame | Features, extractor: Any = None, training: Frame | None = None,
              metrics: tuple[str, ...] | list[str] | None = None, nearest_k: int = 5,
-             memorization_space: str = "pixel", memorization_percentile: float = 1.0, kid_subset_size: int = 1000,
+             memorization_space: str = "pixel", memorization_percentile: float = 1.0,
+             memorization_threshold: float | None = None, kid_subset_size: int = 1000,
              pairs_path: str | Path | None = None, strict: bool = True) -> dict[str, Any]:
     """Score ``generated`` images against real ``reference`` images (a held-out split).
 
@@ -39,19 +40,23 @@ def evaluate(generated: Frame, reference: Frame, extractor: Any = None, training
     CNNEstimator folder, an Inception-v3 weights file, a CNNEstimator or a FeatureExtractor.
     ``training``: the model's training images; with it, memorization is measured (its threshold calibrated
     on ``reference``) and class coverage compares with the training labels. ``pairs_path`` writes the
-    closest generated/training pairs as a PNG grid. With ``strict=False`` a metric that the sample counts
+    closest generated/training pairs as a PNG grid. ``reference`` may also be its Features from
+    ``gf.metrics.extract`` (to score many models against one split), and ``memorization_threshold`` a
+    threshold calibrated before (from an earlier result). With ``strict=False`` a metric that the sample counts
     do not allow (too few images for k-NN, say) is listed under ``skipped`` with the reason, not raised.
     """
     started = time.monotonic()
     chosen = _check_metrics(metrics)
     check_frame(generated, "generated")
-    check_frame(reference, "reference")
+    reference_frame = check_frame(reference.frame if isinstance(reference, Features) else reference, "reference")
     if training is not None:
         check_frame(training, "training")
-        if training.image_shape != reference.image_shape:
-            raise DataError(f"training images are {training.image_shape}, reference images {reference.image_shape}; "
-                            "compare images of one shape.")
-    ex = extractor if isinstance(extractor, FeatureExtractor) else get_extractor(extractor, reference)
+        if training.image_shape != reference_frame.image_shape:
+            raise DataError(f"training images are {training.image_shape}, reference images "
+                            f"{reference_frame.image_shape}; compare images of one shape.")
+    if isinstance(reference, Features) and not isinstance(extractor, FeatureExtractor):
+        raise ParameterError("reference features need the FeatureExtractor that made them: pass extractor=.")
+    ex = extractor if isinstance(extractor, FeatureExtractor) else get_extractor(extractor, reference_frame)
     gen, ref = extract_pair(generated, reference, ex)
     scores: dict[str, Any] = {**context(gen, ref), **ex.describe()}
     if training is not None:
@@ -82,8 +87,9 @@ def evaluate(generated: Frame, reference: Frame, extractor: Any = None, training
         expected = training if training is not None and training.labels is not None else ref
         run("class_coverage", lambda: class_coverage(gen, expected), lambda k: k not in context_keys)
     if training is not None:
-        result = run("memorization", lambda: memorization(generated, training, reference, space=memorization_space,
-                                                          extractor=ex, percentile=memorization_percentile),
+        result = run("memorization", lambda: memorization(generated, training, reference_frame, space=memorization_space,
+                                                          extractor=ex, percentile=memorization_percentile,
+                                                          threshold=memorization_threshold),
                      lambda k: k not in context_keys)
         if result is not None and pairs_path is not None:
             closest_pairs_grid(result, generated, training, pairs_path)

@@ -78,10 +78,25 @@ class ClassifierExtractor(FeatureExtractor):
         self.feature_dim = int(model.get_params().get("dense") or self.record.get("feature_dim") or 0)
         self.name = name or self.record.get("extractor") or f"cnn:{model.model_id}"
 
+    @torch.no_grad()
     def _run(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
-        features = self.model.features(frame)
-        self.feature_dim = features.shape[1]
-        return features, self.model.predict_proba(frame)
+        net = self.model._modules["classifier"]
+        if not callable(getattr(net, "head", None)):  # another classifier net: two passes through the public API
+            return self.model.features(frame), self.model.predict_proba(frame)
+        # One pass: the penultimate activations, then the head's logits from them.
+        was_training = net.training
+        net.eval()
+        features, probabilities = [], []
+        device = next(net.parameters()).device
+        for start in range(0, len(frame), _BATCH * 2):
+            x = torch.from_numpy(frame[start : start + _BATCH * 2].to_numpy((-1, 1), channels_first=True)).to(device)
+            f = net.features(x)
+            features.append(f.float().cpu())
+            probabilities.append(torch.softmax(net.head(f).float(), dim=1).cpu())
+        net.train(was_training)
+        out = torch.cat(features).numpy()
+        self.feature_dim = out.shape[1]
+        return out, torch.cat(probabilities).numpy()
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
