@@ -50,6 +50,7 @@ def test_bad_uploads_get_clear_4xx_errors(client):
     broken = client.post("/api/v1/frames", files={"file": ("broken.npz", b"PK\x03\x04 not really a zip")})
     assert broken.status_code == 422
     assert "broken.npz" in broken.json()["detail"] and "Traceback" not in broken.text
+    assert "upload-" not in broken.json()["detail"]  # the server's temporary folder stays private
     unknown = client.post("/api/v1/frames", files={"file": ("notes.txt", b"hello")})
     assert unknown.status_code == 422 and "unknown file type" in unknown.json()["detail"]
     nofile = client.post("/api/v1/frames", data={"name": "x"}, files={"other": ("a.npz", b"1")})
