@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -15,6 +16,14 @@ from genforge.cli.main import main
 from .conftest import make_frame
 
 TINY = ["--epochs", "2", "--batch-size", "8", "--width", "4", "--seed", "1", "--verbose", "false"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: threads only add OpenMP spinning on a busy machine
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture
