@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from genforge.frame import Frame
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Run every test on one thread: the tensors are tiny, and on a busy machine OpenMP's spinning worker
+    threads made them many times slower (the VAE/CNN tests: 90 s on 2 threads at load 5, 10 s on one)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def make_frame(n: int = 32, size: int = 16, channels: int = 1, classes: int = 4, seed: int = 0) -> Frame:
