@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from genforge.errors import DataError, GenforgeError, ModelFormatError
+from genforge.estimators.inputs import label_indices
 
 
 class OnnxGenerator:
@@ -77,20 +78,5 @@ class OnnxGenerator:
     def _labels(self, labels: Any, n: int) -> np.ndarray:
         if labels is None:
             return np.arange(n, dtype=np.int64) % self.num_classes  # every class in turn, as predict does
-        if isinstance(labels, (int, np.integer, str)):
-            labels = [labels] * n
-        names = self.class_names or []
-        out = []
-        for label in labels:
-            if isinstance(label, str):
-                if label not in names:
-                    raise DataError(f"label {label!r} is not a class of this model; classes: {names}.")
-                out.append(names.index(label))
-            else:
-                out.append(int(label))
-        array = np.asarray(out, dtype=np.int64)
-        if len(array) != n:
-            raise DataError(f"got {len(array)} labels for {n} noise rows; pass one label per row.")
-        if ((array < 0) | (array >= self.num_classes)).any():
-            raise DataError(f"labels must lie in 0..{self.num_classes - 1}.")
-        return array
+        names = self.class_names or [str(i) for i in range(self.num_classes)]
+        return label_indices(labels, names, n)

@@ -8,7 +8,7 @@ which is what ``predict`` samples from by default.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ from torch import nn
 
 from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
+from genforge.estimators.inputs import label_indices, to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -174,8 +175,8 @@ class GANEstimator(Estimator):
             zb = z[start : start + batch_size].to(self._device)
             lb = labels[start : start + batch_size].to(self._device) if labels is not None else None
             images = generator(zb, lb)
-            chunks.append(images.add(1).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu())
-        return torch.cat(chunks).numpy()
+            chunks.append(to_uint8_images(images))
+        return np.concatenate(chunks)
 
     def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None,
                 use_ema: bool = True) -> Frame:
@@ -208,39 +209,18 @@ class GANEstimator(Estimator):
         return z
 
     def _default_labels(self, labels: Any, n: int) -> np.ndarray | None:
+        """Class indices for ``n`` samples: as given (indices or names), or every class in turn."""
         if self._info["num_classes"] == 0:
             if labels is not None:
                 raise DataError("labels were given but this model is not conditional (train with conditional=True).")
             return None
         if labels is None:
-            return np.arange(n) % self._info["num_classes"]  # every class in turn
-        if isinstance(labels, (int, np.integer, str)):
-            labels = [labels] * n
-        return self._label_indices(labels)
-
-    def _label_indices(self, labels: Sequence) -> np.ndarray:
-        names = self.class_names or []
-        out = []
-        for label in labels:
-            if isinstance(label, str):
-                if label not in names:
-                    raise DataError(f"label {label!r} is not a class of this model; classes: {names}.")
-                out.append(names.index(label))
-            else:
-                out.append(int(label))
-        array = np.asarray(out, dtype=np.int64)
-        bad = (array < 0) | (array >= self._info["num_classes"])
-        if bad.any():
-            raise DataError(f"label {int(array[bad][0])} is outside 0..{self._info['num_classes'] - 1} ({names}).")
-        return array
+            return np.arange(n) % self._info["num_classes"]
+        return label_indices(labels, self.class_names or [], n)
 
     def _check_labels(self, labels: Any, n: int) -> torch.Tensor | None:
         labels = self._default_labels(labels, n)
-        if labels is None:
-            return None
-        if len(labels) != n:
-            raise DataError(f"got {len(labels)} labels for {n} noise rows; pass one label per row.")
-        return torch.from_numpy(labels)
+        return None if labels is None else torch.from_numpy(labels)
 
     # ------------------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -386,7 +366,7 @@ class GANTask:
         images = sampler(self.fixed_z.to(self.device),
                          self.fixed_labels.to(self.device) if self.fixed_labels is not None else None)
         sampler.train(was_training)
-        return images.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return to_uint8_images(images)
 
 
 def _hidden(spec: dict) -> list[int] | None:
