@@ -139,22 +139,6 @@ def generate(model_path: str, count: int, seed: int | None, label: str | None, o
 
 @main.command()
 @click.argument("model_path")
-@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True,
-              help="Export format.")
-@click.option("-o", "--output", default=None, help="File to write (default: <model folder name>.onnx).")
-def export(model_path: str, fmt: str, output: str | None) -> None:
-    """Export a saved model: a GAN generator or VAE decoder (z, label -> images in [-1, 1], NCHW) or a CNN
-    classifier (images -> probabilities), with a dynamic batch axis."""
-    from genforge.artifacts import load_model
-    from genforge.artifacts.onnx_export import export_onnx
-
-    model = load_model(model_path)
-    target = Path(output) if output else Path(f"{Path(model_path).resolve().name}.{fmt}")
-    click.echo(f"wrote {export_onnx(model, target)}")
-
-
-@main.command()
-@click.argument("model_path")
 @click.option("--frame", "frame_source", required=True, help="Images to predict on: a built-in name or a path.")
 @click.option("-o", "--output", default="predictions.csv", show_default=True,
               help="cnn: CSV of predictions. vae: CSV of latent means, or a .png grid of reconstructions.")
