@@ -150,8 +150,12 @@ class Connection:
         return RemoteModel(self, self.request("GET", f"/api/v1/models/{model_id}"))
 
     def upload_model(self, path: str | Path) -> "RemoteModel":
-        """Upload a saved model: its folder (model.json + weights.safetensors) or the zip /download gives."""
+        """Upload a saved model: its folder (model.json + weights.safetensors), the zip /download gives, or an
+        exported generator ``*.onnx`` (``genforge export MODEL --format onnx``), served for generation only."""
         path = Path(path)
+        if path.suffix.lower() == ".onnx":
+            return RemoteModel(self, self.request("POST", "/api/v1/models",
+                                                  files={"file": (path.name, path.read_bytes())}))
         if path.is_dir():
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as archive:
@@ -288,8 +292,14 @@ class RemoteModel:
         return result["metrics"]
 
     def download(self, path: str | Path = "models") -> Path:
-        """Save the model folder under ``path`` (``path/<id>/``); load it with ``gf.load_model``."""
+        """Save the model folder under ``path`` (``path/<id>/``); load it with ``gf.load_model``. An ONNX model
+        is saved as ``path/<id>.onnx`` (run it with ``OnnxGenerator``)."""
         data = self.conn.request("GET", f"/api/v1/models/{self.id}/download")
+        if self.record.get("format") == "onnx":
+            Path(path).mkdir(parents=True, exist_ok=True)
+            target = Path(path) / f"{self.id}.onnx"
+            target.write_bytes(data)
+            return target
         target = Path(path) / self.id
         target.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

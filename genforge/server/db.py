@@ -19,9 +19,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from genforge.errors import GenforgeError
 
-SCHEMA_VERSION = 1
-# from_version -> a function that upgrades a connection's schema to from_version + 1.
+SCHEMA_VERSION = 2
+# from_version -> a function that upgrades a connection's schema to from_version + 1 (see the end of the file).
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MODEL_FORMATS = ("genforge", "onnx")  # a model folder (model.json + weights.safetensors) | an exported model.onnx
 
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 JOB_STATUSES = ("queued", "running", *FINAL_STATUSES)
@@ -102,6 +103,7 @@ class ModelRow(Base):
     job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str] = mapped_column(String(16), default="job")  # job | upload
     created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    format: Mapped[str] = mapped_column(String(16), default="genforge", server_default="genforge")  # MODEL_FORMATS
 
 
 class Database:
@@ -208,3 +210,12 @@ def prepare_schema(engine: Engine) -> int:
     if missing:
         Base.metadata.create_all(engine)
     return version
+
+
+def _add_model_format(conn: Connection) -> None:
+    """1 -> 2: ``models.format`` ("genforge" for every model until then; "onnx" for uploaded exports)."""
+    if "format" not in {c["name"] for c in inspect(conn).get_columns("models")}:
+        conn.execute(text("ALTER TABLE models ADD COLUMN format VARCHAR(16) NOT NULL DEFAULT 'genforge'"))
+
+
+MIGRATIONS[1] = _add_model_format

@@ -65,4 +65,4 @@ def model_out(row: ModelRow, full: bool = True) -> dict[str, Any]:
             "parameters": public_params(row.parameters),
             "frame_schema": row.frame_schema, "metrics": row.metrics or {},
             "history": (row.history or []) if full else None, "job_id": row.job_id, "source": row.source,
-            "created": iso(row.created)}
+            "format": row.format or "genforge", "created": iso(row.created)}

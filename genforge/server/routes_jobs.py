@@ -99,6 +99,9 @@ def _check_checkpoint(ctx: Context, algo: str, checkpoint: Any) -> None:
         raise ApiError(422, f"parameters.checkpoint: no model {checkpoint!r} on this server; list them at /api/v1/models.")
     if row.algo != algo:
         raise ApiError(422, f"parameters.checkpoint: {checkpoint!r} is a {row.algo!r} model, this job trains {algo!r}.")
+    if row.format == "onnx":
+        raise ApiError(422, f"parameters.checkpoint: {checkpoint!r} is an ONNX export, which cannot be trained "
+                            "further; name the genforge model it was exported from.")
 
 
 @router.post("/jobs", status_code=201, response_model=JobOut, responses=ERRORS, summary="Start a training job")

@@ -24,6 +24,7 @@ from genforge.server.deps import PNG, Context, get_ctx, is_generator, model_out
 from genforge.server.errors import ApiError, not_found
 from genforge.server.routes_frames import load_frame
 from genforge.server.schemas import MAX_SEED, ErrorOut, EvaluateIn, EvaluateOut, GenerateIn, GenerateOut, ModelOut
+from genforge.server.onnx_models import ONNX_FILE, OnnxModel
 from genforge.server.schemas import InterpolateIn
 from genforge.server.store import model_row_values, new_id, valid_id
 
@@ -41,7 +42,7 @@ def model_row(ctx: Context, model_id: str) -> ModelRow:
 
 
 def load(ctx: Context, row: ModelRow):
-    return ctx.stores.model(row.id, row.path)
+    return ctx.stores.model(row.id, row.path, row.format)
 
 
 def generator(ctx: Context, model_id: str):
@@ -110,6 +111,9 @@ def interpolate(model_id: str, body: InterpolateIn, ctx: Context = Depends(get_c
              summary="Score the model on a frame; the metrics are stored with the model")
 def evaluate(model_id: str, body: EvaluateIn, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
     row = model_row(ctx, model_id)
+    if row.format == "onnx":
+        raise ApiError(409, f"model {model_id!r} is an ONNX export, which only generates images; evaluate the "
+                            "genforge model it was exported from.")
     frame = load_frame(ctx, body.frame)
     model = load(ctx, row)
     metrics = json.loads(json.dumps(model.model_performance(frame), default=_plain))
@@ -139,11 +143,16 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-@router.get("/models/{model_id}/download", response_class=Response, responses={**ZIP, **ERRORS},
-            summary="The model folder (model.json + weights.safetensors) as a zip")
+@router.get("/models/{model_id}/download", response_class=Response, responses={**ZIP, **ERRORS, 200: {
+                "content": {"application/zip": {}, "application/octet-stream": {}},
+                "description": "A zip of the model folder, or the .onnx file of an ONNX model."}},
+            summary="The model folder (model.json + weights.safetensors) as a zip, or an ONNX model's .onnx file")
 def download(model_id: str, ctx: Context = Depends(get_ctx)) -> Response:
     row = model_row(ctx, model_id)
     folder = Path(row.path)
+    if row.format == "onnx":
+        return Response((folder / ONNX_FILE).read_bytes(), media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{model_id}.onnx"'})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in (META_FILE, WEIGHTS_FILE):
@@ -155,12 +164,14 @@ def download(model_id: str, ctx: Context = Depends(get_ctx)) -> Response:
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary",
-                            "description": "A zip holding model.json and weights.safetensors (as /download gives)."}},
+                            "description": "A zip holding model.json and weights.safetensors (as /download gives), "
+                                           "or a file named *.onnx that `genforge export MODEL --format onnx` "
+                                           "wrote (a GAN generator or VAE decoder)."}},
 }}}}}
 
 
 @router.post("/models", status_code=201, response_model=ModelOut, responses=ERRORS, openapi_extra=_UPLOAD_BODY,
-             summary="Upload a saved model (a zip of model.json + weights.safetensors)")
+             summary="Upload a saved model (a zip of model.json + weights.safetensors) or an exported .onnx generator")
 async def upload_model(request: Request, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
         raise ApiError(415, "upload the model as multipart/form-data with a zip in the field 'file'.")
@@ -170,9 +181,33 @@ async def upload_model(request: Request, ctx: Context = Depends(get_ctx)) -> dic
         if upload is None or isinstance(upload, str):
             raise ApiError(422, "file: the multipart upload needs a zip in the field 'file'.")
         data = await upload.read()
+        onnx = (upload.filename or "").lower().endswith(".onnx")
     finally:
         await form.close()
-    return await run_in_threadpool(_install_model, ctx, data)
+    return await run_in_threadpool(_install_onnx if onnx else _install_model, ctx, data)
+
+
+def _install_onnx(ctx: Context, data: bytes) -> dict[str, Any]:
+    """Keep an exported generator as models/<id>/model.onnx, once onnxruntime has loaded and run it."""
+    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=ctx.settings.models_dir))
+    try:
+        (staging / ONNX_FILE).write_bytes(data)
+        try:
+            model = OnnxModel(staging)
+        except GenforgeError as error:
+            text = str(error).replace(str(staging / ONNX_FILE), "the uploaded file").replace(str(staging), "upload")
+            raise ApiError(422, f"file: {text.rstrip('.')}. Upload the file that `genforge export MODEL --format "
+                                "onnx` writes for a GAN or VAE model.") from None
+        ident = new_id(f"{model.algo}-onnx")
+        target = ctx.settings.models_dir / ident
+        os.replace(staging, target)
+        with ctx.db.session() as session:
+            row = ModelRow(id=ident, **model.row_values(target))
+            session.add(row)
+            session.commit()
+        return model_out(row)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _install_model(ctx: Context, data: bytes) -> dict[str, Any]:
@@ -210,7 +245,8 @@ def _extract(data: bytes, staging: Path, limit: int) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise ApiError(422, "file: not a zip archive; upload the zip that /download gives.") from None
+        raise ApiError(422, "file: not a zip archive; upload the zip that /download gives, or an exported "
+                            "generator as a file named *.onnx.") from None
     with archive:
         found = {}
         for info in archive.infolist():

@@ -46,7 +46,7 @@ def _generator(ctx: Context, name: str):
         raise ApiError(404, f"model {name!r} not found; list the models at /api/v1/models.") from None
     if not is_generator(row.algo):
         raise ApiError(404, f"model {name!r} is a {row.algo!r} model; only generators are served by the v2 protocol.")
-    return row, ctx.stores.model(row.id, row.path)
+    return row, ctx.stores.model(row.id, row.path, row.format)
 
 
 def _check_version(version: str) -> None:
@@ -61,7 +61,8 @@ def metadata(ctx: Context, name: str) -> dict[str, Any]:
     if (model._info or {}).get("num_classes"):
         inputs.append({"name": "label", "datatype": "INT64", "shape": [-1]})
     output = [-1, schema.get("height", -1), schema.get("width", -1), schema.get("channels", -1)]
-    return {"name": name, "versions": [VERSION], "platform": f"genforge_{row.algo}",
+    platform = "onnxruntime_onnx" if row.format == "onnx" else f"genforge_{row.algo}"
+    return {"name": name, "versions": [VERSION], "platform": platform,
             "inputs": inputs, "outputs": [{"name": "images", "datatype": "UINT8", "shape": output}]}
 
 

@@ -111,6 +111,9 @@ class ModelOut(BaseModel):
     history: list[dict[str, Any]] | None = None
     job_id: str | None = None
     source: str
+    format: Literal["genforge", "onnx"] = Field(
+        "genforge", description="'genforge': a model folder (model.json + weights.safetensors); 'onnx': an "
+                                "exported generator (model.onnx), served for generation and inference only.")
     created: str
 
 

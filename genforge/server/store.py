@@ -2,7 +2,8 @@
 
 A stored frame is ``frames/<id>.npz`` (uint8 ``images``, int64 ``labels``, str ``class_names``; no pickle),
 which ``genforge.data.import_file`` itself can read back. A stored model is the folder
-``models/<id>/`` that ``genforge.save_model`` writes (model.json + weights.safetensors). Imports go through
+``models/<id>/`` that ``genforge.save_model`` writes (model.json + weights.safetensors), or for an uploaded
+ONNX export (``format = "onnx"``) the folder holding its ``model.onnx``. Imports go through
 ``genforge.data.import_file``, the same validation as the Python API; server-side paths must lie inside the
 configured roots.
 """
@@ -160,7 +161,12 @@ class Stores:
     def frame(self, ident: str, path: str, name: str | None = None) -> Frame:
         return self.frames.get(ident, lambda: read_frame(path, name))
 
-    def model(self, ident: str, path: str):
+    def model(self, ident: str, path: str, format: str = "genforge"):
+        """A loaded model: an estimator, or for ``format == "onnx"`` an ``OnnxModel`` (same routes, same pixels)."""
+        if format == "onnx":
+            from genforge.server.onnx_models import OnnxModel
+
+            return self.models.get(ident, lambda: OnnxModel(path))
         from genforge.artifacts import load_model
 
         return self.models.get(ident, lambda: load_model(path))

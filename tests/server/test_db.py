@@ -53,3 +53,23 @@ def test_a_restarted_server_finds_its_frames_and_models(make_client, saved_gan):
     assert second.get(f"/api/v1/frames/{frame['id']}").json()["rows"] == frame["rows"]
     assert second.get(f"/api/v1/models/{model['id']}").status_code == 200
     assert second.post(f"/api/v1/models/{model['id']}/generate", json={"n": 2, "format": "json"}).status_code == 200
+
+
+def test_a_schema_1_database_gains_the_model_format_column(make_client, saved_gan, tmp_path):
+    """Version 1 had no ``models.format``: the migration adds it, and the old models are "genforge" folders."""
+    first = make_client()
+    model = install_model(first, saved_gan)
+    first.__exit__(None, None, None)
+    url = f"sqlite:///{tmp_path / 'data' / 'genforge.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE models DROP COLUMN format"))  # as a version-1 server left it
+    engine.dispose()
+    _set_version(url, 1)
+    second = make_client()
+    assert second.get(f"/api/v1/models/{model['id']}").json()["format"] == "genforge"
+    assert second.post(f"/api/v1/models/{model['id']}/generate", json={"n": 2, "format": "json"}).status_code == 200
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "2"
+    engine.dispose()
