@@ -41,7 +41,7 @@ GAN_PARAMS = ParamSet(common_params() + [
           "H2O-style MLP discriminator: {'input_dim', 'hidden_dim' (or 'hidden_dims'), 'output_dim': 1, 'activation'}.",
           nullable=True),
     Param("latent_dim", int, 100, "Width of the noise vector z.", low=1, high=4096),
-    Param("width", int, 64, "Base channel count (conv nets) or hidden width / 4 (mlp) of both networks.", low=4, high=1024),
+    Param("width", int, 32, "Base channel count (conv nets) or hidden width / 4 (mlp) of both networks.", low=4, high=1024),
     Param("conditional", bool, False, "Class-conditional generation (needs a labelled frame)."),
     Param("spectral_norm", bool, True, "Spectral normalisation in the discriminator."),
     Param("r1_gamma", float, 0.0, "Weight of the R1 penalty on real images (0 = off).", low=0),
