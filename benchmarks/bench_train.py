@@ -36,8 +36,8 @@ def plain_loop(frame: gf.Frame, steps: int, batch_size: int, seed: int) -> float
     """What a user would write by hand: same nets, loss, Adam settings and EMA. Returns images/s."""
     torch.manual_seed(seed)
     shape = (1, 28, 28)
-    G = build_generator("dcgan", latent_dim=100, image_shape=shape, width=64)
-    D = build_discriminator("dcgan", image_shape=shape, width=64, spectral_norm=True)
+    G = build_generator("dcgan", latent_dim=100, image_shape=shape, width=32)
+    D = build_discriminator("dcgan", image_shape=shape, width=32, spectral_norm=True)
     G_ema = make_ema(G)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
