@@ -81,6 +81,11 @@ class Estimator:
         return f"{type(self).__name__}({inner}){state}"
 
     @property
+    def class_names(self) -> list[str] | None:
+        """The class names of the frame the model was trained on (None for unlabelled data)."""
+        return (self._info.get("frame_schema") or {}).get("class_names")
+
+    @property
     def is_fitted(self) -> bool:
         return bool(self._modules)
 

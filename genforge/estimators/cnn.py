@@ -86,10 +86,6 @@ class CNNEstimator(Estimator):
     def _default_stopping_metric(self) -> str | None:
         return "valid_loss" if getattr(self, "_has_validation", False) else "loss"
 
-    @property
-    def class_names(self) -> list[str] | None:
-        return (self._info.get("frame_schema") or {}).get("class_names")
-
     # ------------------------------------------------------------------------------ inference
     @torch.no_grad()
     def _run(self, frame: Frame, what: str) -> torch.Tensor:

@@ -147,10 +147,6 @@ class GANEstimator(Estimator):
         self._require_fitted()
         return int(self._info["latent_dim"])
 
-    @property
-    def class_names(self) -> list[str] | None:
-        return (self._info.get("frame_schema") or {}).get("class_names")
-
     def _make_task(self, params: dict, frame: Frame, validation_frame: Frame | None) -> "GANTask":
         return GANTask(self, params, validation_frame)
 

@@ -90,10 +90,6 @@ class VAEEstimator(Estimator):
         return int(self._info["latent_dim"])
 
     @property
-    def class_names(self) -> list[str] | None:
-        return (self._info.get("frame_schema") or {}).get("class_names")
-
-    @property
     def _loss_name(self) -> str:
         return self._info["reconstruction_loss"]
 
