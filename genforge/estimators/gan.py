@@ -16,7 +16,7 @@ from torch import nn
 
 from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
-from genforge.estimators.inputs import label_indices, to_uint8_images
+from genforge.estimators.inputs import sample_labels, to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -210,14 +210,7 @@ class GANEstimator(Estimator):
         return z
 
     def _default_labels(self, labels: Any, n: int) -> np.ndarray | None:
-        """Class indices for ``n`` samples: as given (indices or names), or every class in turn."""
-        if self._info["num_classes"] == 0:
-            if labels is not None:
-                raise DataError("labels were given but this model is not conditional (train with conditional=True).")
-            return None
-        if labels is None:
-            return np.arange(n) % self._info["num_classes"]
-        return label_indices(labels, self.class_names or [], n)
+        return sample_labels(labels, n, self._info["num_classes"], self.class_names)
 
     def _check_labels(self, labels: Any, n: int) -> torch.Tensor | None:
         labels = self._default_labels(labels, n)

@@ -76,6 +76,18 @@ def check_same_classes(frame: Frame, class_names: list[str]) -> None:
         )
 
 
+def sample_labels(labels: Any, n: int, num_classes: int, class_names: Sequence[str] | None) -> np.ndarray | None:
+    """Class indices for ``n`` generated samples: as given (indices or names), or every class in turn;
+    None for an unconditional model, which refuses labels."""
+    if not num_classes:
+        if labels is not None:
+            raise DataError("labels were given but this model is not conditional (train with conditional=True).")
+        return None
+    if labels is None:
+        return np.arange(n) % num_classes
+    return label_indices(labels, class_names or [], n)
+
+
 def label_indices(labels: Any, class_names: Sequence[str], n: int) -> np.ndarray:
     """Class indices for ``labels``: one int or name for all ``n`` rows, or one per row."""
     names = list(class_names)

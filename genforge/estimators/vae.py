@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from genforge.errors import DataError
 from genforge.estimators.base import Estimator
-from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, label_indices, to_uint8_images
+from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, sample_labels, to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -216,13 +216,7 @@ class VAEEstimator(Estimator):
         return z
 
     def _labels_for(self, labels: Any, n: int) -> np.ndarray | None:
-        if not self._info["num_classes"]:
-            if labels is not None:
-                raise DataError("labels were given but this model is not conditional (train with conditional=True).")
-            return None
-        if labels is None:
-            return np.arange(n) % self._info["num_classes"]  # every class in turn
-        return label_indices(labels, self.class_names, n)
+        return sample_labels(labels, n, self._info["num_classes"], self.class_names)
 
 
 class VAETask:
