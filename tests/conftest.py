@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
 from genforge.frame import Frame
 
@@ -36,3 +37,17 @@ def make_frame(n: int = 32, size: int = 16, channels: int = 1, classes: int = 4,
 @pytest.fixture
 def tiny_frame() -> Frame:
     return make_frame()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def npz(tmp_path):
+    """A tiny labelled dataset file, as a user would hand the CLI."""
+    frame = make_frame(n=16, size=8)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, images=frame.images, labels=frame.labels)
+    return path

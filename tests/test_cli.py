@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import genforge as gf
 from genforge.cli.main import main
-
-from .conftest import make_frame
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def npz(tmp_path):
-    frame = make_frame(n=16, size=8)
-    path = tmp_path / "tiny.npz"
-    np.savez(path, images=frame.images, labels=frame.labels)
-    return path
 
 
 def test_version_and_datasets(runner):

@@ -6,8 +6,6 @@ import csv
 
 import numpy as np
 import pytest
-import torch
-from click.testing import CliRunner
 from PIL import Image
 
 import genforge as gf
@@ -16,27 +14,6 @@ from genforge.cli.main import main
 from .conftest import make_frame
 
 TINY = ["--epochs", "2", "--batch-size", "8", "--width", "4", "--seed", "1", "--verbose", "false"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add OpenMP spinning on a busy machine
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def npz(tmp_path):
-    frame = make_frame(n=16, size=8)
-    path = tmp_path / "tiny.npz"
-    np.savez(path, images=frame.images, labels=frame.labels)
-    return path
 
 
 def _train(runner, npz, tmp_path, algo: str, *extra: str):
