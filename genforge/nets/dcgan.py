@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from genforge.nets.layers import (
     MIN_CONV_SIZE,
     ConditionalBatchNorm2d,
+    ProjectionHead,
     apply_spectral_norm,
     center_crop,
     channel_plan,
@@ -93,9 +94,7 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers, nn.Flatten())
         # A 4x4 stride-2 conv with padding 1 maps n to floor(n / 2).
         feature_dim = chans[-1] * (h // 2**k) * (w // 2**k)
-        self.linear = nn.Linear(feature_dim, 1)
-        if num_classes:
-            self.embed = nn.Embedding(num_classes, feature_dim)
+        self.head = ProjectionHead(feature_dim, num_classes)
         init_weights(self, "dcgan")
         if spectral_norm:
             apply_spectral_norm(self)
@@ -104,7 +103,4 @@ class DCGANDiscriminator(nn.Module):
         check_input(x, self.image_shape, "DCGAN discriminator")
         labels = check_labels(labels, self.num_classes, x.shape[0], "DCGAN discriminator")
         h = self.features(x)
-        out = self.linear(h).squeeze(1)
-        if labels is not None:
-            out = out + (self.embed(labels) * h).sum(1)
-        return out
+        return self.head(h, labels)

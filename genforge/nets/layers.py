@@ -115,6 +115,22 @@ def check_latent(z: Tensor, latent_dim: int, owner: str) -> None:
 SN_TYPES = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
 
 
+class ProjectionHead(nn.Module):
+    """A discriminator's output on features ``h``: ``linear(h)``, plus ``<embed(y), h>`` for class-conditional
+    models (the projection discriminator of Miyato & Koyama 2018)."""
+
+    def __init__(self, feature_dim: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.linear = nn.Linear(feature_dim, 1)
+        self.embed = nn.Embedding(num_classes, feature_dim) if num_classes else None
+
+    def forward(self, h: Tensor, labels: Tensor | None) -> Tensor:
+        out = self.linear(h).squeeze(1)
+        if labels is not None and self.embed is not None:
+            out = out + (self.embed(labels) * h).sum(1)
+        return out
+
+
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Wrap every conv, linear and embedding weight under ``module`` in spectral norm (in place).
 

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from genforge.nets.layers import (
+    ProjectionHead,
     apply_spectral_norm,
     check_input,
     check_labels,
@@ -88,9 +89,7 @@ class MLPDiscriminator(nn.Module):
             layers += [nn.Linear(prev, dim), make_activation(activation)]
             prev = dim
         self.features = nn.Sequential(*layers)
-        self.linear = nn.Linear(prev, 1)
-        if num_classes:
-            self.embed = nn.Embedding(num_classes, prev)
+        self.head = ProjectionHead(prev, num_classes)
         init_weights(self, "xavier")
         if spectral_norm:
             apply_spectral_norm(self)
@@ -99,7 +98,4 @@ class MLPDiscriminator(nn.Module):
         check_input(x, self.image_shape, "MLP discriminator")
         labels = check_labels(labels, self.num_classes, x.shape[0], "MLP discriminator")
         h = self.features(x)
-        out = self.linear(h).squeeze(1)
-        if labels is not None:
-            out = out + (self.embed(labels) * h).sum(1)
-        return out
+        return self.head(h, labels)

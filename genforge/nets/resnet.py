@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from genforge.nets.layers import (
     MIN_CONV_SIZE,
     ConditionalBatchNorm2d,
+    ProjectionHead,
     apply_spectral_norm,
     center_crop,
     channel_plan,
@@ -135,9 +136,7 @@ class ResNetDiscriminator(nn.Module):
         blocks.append(DiscriminatorBlock(chans[-1], chans[-1], activation, downsample=False))
         self.blocks = nn.Sequential(*blocks)
         self.act = make_activation(activation)
-        self.linear = nn.Linear(chans[-1], 1)
-        if num_classes:
-            self.embed = nn.Embedding(num_classes, chans[-1])
+        self.head = ProjectionHead(chans[-1], num_classes)
         init_weights(self, "xavier")
         if spectral_norm:
             apply_spectral_norm(self)
@@ -146,7 +145,4 @@ class ResNetDiscriminator(nn.Module):
         check_input(x, self.image_shape, "ResNet discriminator")
         labels = check_labels(labels, self.num_classes, x.shape[0], "ResNet discriminator")
         h = self.act(self.blocks(x)).sum(dim=(2, 3))  # global sum pool
-        out = self.linear(h).squeeze(1)
-        if labels is not None:
-            out = out + (self.embed(labels) * h).sum(1)
-        return out
+        return self.head(h, labels)
