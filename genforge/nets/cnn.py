@@ -21,7 +21,24 @@ from genforge.nets.layers import check_image_shape_tuple, check_input, check_pos
 CNN_ARCHITECTURES = ("small", "deep")
 
 
-class SmallCNN(nn.Module):
+class ClassifierNet(nn.Module):
+    """What every classifier here shares: ``body`` maps images to ``feature_dim`` penultimate activations,
+    ``head`` maps those to logits. Subclasses build ``body``, ``head`` and set ``feature_dim``."""
+
+    image_shape: tuple[int, int, int]
+    body: nn.Module
+    head: nn.Module
+    feature_dim: int
+
+    def features(self, x: Tensor) -> Tensor:
+        check_input(x, self.image_shape, "CNN classifier")
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+class SmallCNN(ClassifierNet):
     def __init__(self, *, image_shape: tuple[int, int, int], num_classes: int, width: int = 32, dense: int = 128,
                  dropout: float = 0.0) -> None:
         super().__init__()
@@ -35,15 +52,8 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(dense, num_classes)
         self.feature_dim = dense
 
-    def features(self, x: Tensor) -> Tensor:
-        check_input(x, self.image_shape, "CNN classifier")
-        return self.body(x)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
-
-
-class DeepCNN(nn.Module):
+class DeepCNN(ClassifierNet):
     def __init__(self, *, image_shape: tuple[int, int, int], num_classes: int, width: int = 32, dense: int = 128,
                  dropout: float = 0.25, max_blocks: int = 3, convs_per_block: int = 1) -> None:
         super().__init__()
@@ -69,13 +79,6 @@ class DeepCNN(nn.Module):
         )
         self.head = nn.Linear(dense, num_classes)
         self.feature_dim = dense
-
-    def features(self, x: Tensor) -> Tensor:
-        check_input(x, self.image_shape, "CNN classifier")
-        return self.body(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
 
 
 def build_classifier(architecture: str, *, image_shape: tuple[int, int, int], num_classes: int, width: int = 32,
