@@ -85,7 +85,7 @@ def main() -> None:
     perf = model.model_performance(test)
     score_secs = time.perf_counter() - scored
     images = sum(row["seconds"] * row["images_per_sec"] for row in history.rows)
-    print(f"stopped: {model._info.get('stopped_reason') or 'all epochs done'} after {len(history)} epochs")
+    print(f"stopped: {model.stopped_reason or 'all epochs done'} after {len(history)} epochs")
     print(f"test accuracy: {perf['accuracy']:.4f}  logloss: {perf['logloss']:.4f}")
     print(f"training: {images / max(train_secs, 1e-9):.0f} images/s over {train_secs:.1f} s wall "
           f"(loop's mean {np.mean(history['images_per_sec']):.0f} images/s); "

@@ -8,10 +8,10 @@
 """
 
 from genforge._version import __version__
-from genforge.artifacts import load_model, save_model
+from genforge.artifacts import export_onnx, load_model, save_model
 from genforge.data import import_file, list_datasets
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
-from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator
+from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator, clone
 from genforge.frame import Frame
 from genforge import metrics  # gf.metrics.evaluate, gf.metrics.fid, ...
 from genforge.server.client import connect  # needs httpx only when called
@@ -27,8 +27,10 @@ __all__ = [
     "GANEstimator",
     "VAEEstimator",
     "CNNEstimator",
+    "clone",
     "save_model",
     "load_model",
+    "export_onnx",
     "connect",
     "GenforgeError",
     "DataError",

@@ -1,13 +1,18 @@
-"""``save_model`` and ``load_model``: a saved model is a folder of ``model.json`` + ``weights.safetensors``."""
+"""``save_model`` and ``load_model``: a saved model is a folder of ``model.json`` + ``weights.safetensors``.
+
+The folder format itself (version, required entries, confined weights name, atomic writes) is
+``genforge.model_folder``; the estimators give and take their state as plain data (``to_saved`` /
+``from_saved``); this module puts the two together and resolves the estimator by its registered name.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from genforge.errors import GenforgeError, ModelFormatError
-from genforge.estimators.base import Estimator, read_meta
-from genforge.estimators.registry import get_estimator
-from genforge.serialization import existing_folder
+from genforge.estimators.base import Estimator
+from genforge.estimators.registry import ESTIMATORS
+from genforge.model_folder import find_model_folder, read_meta, read_weights, write_model_folder
 
 
 def save_model(model: Estimator, path: str | Path = "models", force: bool = False) -> Path:
@@ -18,23 +23,22 @@ def save_model(model: Estimator, path: str | Path = "models", force: bool = Fals
     """
     if not isinstance(model, Estimator):
         raise GenforgeError(f"save_model needs a genforge estimator, got {type(model).__name__}.")
-    model._require_fitted()
+    meta, tensors = model.to_saved()
     target = Path(path) / model.model_id
     if target.exists() and not force:
         raise GenforgeError(f"{target} already exists; pass force=True to replace it.")
-    return model._write_folder(target)
+    return write_model_folder(target, meta, tensors)
 
 
 def load_model(path: str | Path) -> Estimator:
     """Load a model saved by ``save_model`` (or a training checkpoint folder)."""
-    folder = existing_folder(Path(path))
+    folder = find_model_folder(Path(path))
     if folder is None:
         raise ModelFormatError(
             f"{path} is not a saved genforge model: expected a folder holding model.json and weights.safetensors."
         )
     meta = read_meta(folder)
-    try:
-        cls = get_estimator(meta["estimator"])
-    except GenforgeError:
-        raise ModelFormatError(f"{folder} holds an unknown estimator {meta['estimator']!r}.") from None
-    return cls._from_meta(folder, meta)
+    cls = ESTIMATORS.get(meta["estimator"])
+    if cls is None:
+        raise ModelFormatError(f"{folder} holds an unknown estimator {meta['estimator']!r}.")
+    return cls.from_saved(meta, read_weights(folder, meta))

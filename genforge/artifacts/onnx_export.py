@@ -17,6 +17,7 @@ Pixels are ``uint8 = round((x + 1) * 127.5)`` clipped to 0..255, and channels-la
 :class:`~genforge.artifacts.onnx_runtime.OnnxGenerator` runtime does that conversion. The file's metadata
 (``metadata_props``) records the estimator, shapes, class names and this convention.
 
+Each estimator supplies its graph through its public ``onnx_graph()`` (see ``genforge.nets.export``).
 Needs the ``onnx`` package (``pip install genforge[onnx]``); torch's TorchScript-based exporter is used
 (``dynamo=False``), which needs nothing else.
 """
@@ -25,87 +26,15 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
-from torch import nn
 
 from genforge._version import __version__
-from genforge.errors import GenforgeError, ParameterError
+from genforge.errors import GenforgeError
 from genforge.estimators.base import Estimator
 
 OPSET = 17
-
-
-@dataclass
-class OnnxGraph:
-    """What one estimator exports: a module, example inputs and the names of inputs and outputs."""
-
-    module: nn.Module
-    inputs: tuple[torch.Tensor, ...]
-    input_names: list[str]
-    output_names: list[str]
-    metadata: dict
-
-
-class _Generator(nn.Module):
-    """z (and label) -> images in [-1, 1]; ``post`` turns a decoder's raw output into images."""
-
-    def __init__(self, net: nn.Module, conditional: bool, post: Callable | None = None) -> None:
-        super().__init__()
-        self.net, self.conditional, self.post = net, conditional, post
-
-    def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.net(z, label if self.conditional else None)
-        return self.post(out) if self.post is not None else out
-
-
-class _Classifier(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(images).float(), dim=1)
-
-
-def _latent_inputs(latent: int, num_classes: int) -> tuple[tuple[torch.Tensor, ...], list[str]]:
-    z = torch.zeros(2, latent)
-    if num_classes:
-        return (z, torch.zeros(2, dtype=torch.long)), ["z", "label"]
-    return (z,), ["z"]
-
-
-def _gan_graph(model: Estimator) -> OnnxGraph:
-    net = model._modules.get("generator_ema") or model._modules["generator"]
-    num_classes = int(model._info["num_classes"])
-    inputs, names = _latent_inputs(int(model._info["latent_dim"]), num_classes)
-    return OnnxGraph(_Generator(net, bool(num_classes)), inputs, names, ["images"],
-                     {"latent_dim": int(model._info["latent_dim"]), "num_classes": num_classes})
-
-
-def _vae_graph(model: Estimator) -> OnnxGraph:
-    from genforge.nets.vae import to_images
-
-    loss = model._loss_name
-    num_classes = int(model._info.get("num_classes") or 0)
-    latent = int(model.latent_size)
-    inputs, names = _latent_inputs(latent, num_classes)
-    return OnnxGraph(_Generator(model._modules["decoder"], bool(num_classes), lambda x: to_images(x, loss)),
-                     inputs, names, ["images"], {"latent_dim": latent, "num_classes": num_classes})
-
-
-def _cnn_graph(model: Estimator) -> OnnxGraph:
-    schema = model._info["frame_schema"]
-    example = torch.zeros(2, schema["channels"], schema["height"], schema["width"])
-    return OnnxGraph(_Classifier(model._modules["classifier"]), (example,), ["images"], ["probabilities"],
-                     {"num_classes": len(schema.get("class_names") or [])})
-
-
-# Keyed by estimator name (``Estimator.algo``). An estimator may instead define ``_onnx_graph()``.
-EXPORTERS: dict[str, Callable[[Estimator], OnnxGraph]] = {"gan": _gan_graph, "vae": _vae_graph, "cnn": _cnn_graph}
 
 
 def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET) -> Path:
@@ -116,15 +45,11 @@ def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET) -> Path:
     """
     if not isinstance(model, Estimator):
         raise GenforgeError(f"export_onnx needs a genforge estimator, got {type(model).__name__}.")
-    model._require_fitted()
+    graph = model.onnx_graph()  # each estimator knows its inference network (and is fitted)
     try:
         import onnx
     except ImportError:
         raise GenforgeError("export_onnx needs the onnx package: pip install 'genforge[onnx]' (or onnx).") from None
-    builder = getattr(model, "_onnx_graph", None) or (lambda: EXPORTERS[model.algo](model))
-    if getattr(model, "_onnx_graph", None) is None and model.algo not in EXPORTERS:
-        raise ParameterError(f"a {model.algo!r} model cannot be exported to ONNX (supported: {', '.join(EXPORTERS)}).")
-    graph = builder()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = graph.module.to("cpu").eval()
@@ -143,9 +68,9 @@ def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET) -> Path:
     finally:
         for m, training in was_training.items():
             m.train(training)
-        graph.module.to(model._device)
+        graph.module.to(model.compute_device)
     proto = onnx.load(str(path))
-    schema = model._info.get("frame_schema") or {}
+    schema = model.frame_schema or {}
     meta = {
         "genforge_version": __version__,
         "estimator": model.algo,

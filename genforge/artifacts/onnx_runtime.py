@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
-from genforge.errors import DataError, GenforgeError, ModelFormatError
-from genforge.estimators.inputs import label_indices
+from genforge.errors import GenforgeError, ModelFormatError
+from genforge.estimators.generator import Generator, is_generator
+from genforge.estimators.registry import ESTIMATORS
+from genforge.frame import Frame
 
 
-class OnnxGenerator:
-    """A GAN generator or VAE decoder exported by ``export_onnx``: noise (and labels) -> uint8 images."""
+class OnnxGenerator(Generator):
+    """A GAN generator or VAE decoder exported by ``export_onnx``: noise (and labels) -> uint8 images, with
+    the generator methods of the estimators (``noise``, ``predict``, ``interpolate``, ...)."""
 
     def __init__(self, path: str | Path, providers: Sequence[str] | None = None, threads: int | None = None) -> None:
         try:
@@ -39,44 +43,49 @@ class OnnxGenerator:
             raise ModelFormatError(f"{self.path} is not a readable ONNX model: {str(error).splitlines()[0]}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         names = [i.name for i in self.session.get_inputs()]
-        if meta.get("estimator") not in ("gan", "vae") or names[:1] != ["z"]:
+        if not is_generator(ESTIMATORS.get(meta.get("estimator", ""))) or names[:1] != ["z"]:
             raise ModelFormatError(f"{self.path} is not a generator exported by genforge (estimator "
                                    f"{meta.get('estimator')!r}, inputs {names}).")
         self.metadata = meta
         self.latent_dim = int(json.loads(meta["latent_dim"]))
         self.num_classes = int(json.loads(meta.get("num_classes", "0")))
         self.class_names: list[str] | None = json.loads(meta.get("class_names", "null"))
+        if self.num_classes and not self.class_names:
+            self.class_names = [str(i) for i in range(self.num_classes)]
         self.image_shape = tuple(json.loads(meta["image_shape"]))  # (C, H, W)
+        self.model_id = meta.get("model_id") or None
 
-    def noise(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` standard-normal latent vectors; the same seed gives the same vectors as ``model.noise``."""
-        import torch
+    @property
+    def latent_size(self) -> int:
+        return self.latent_dim
 
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return torch.randn(int(n), self.latent_dim, generator=generator).numpy()
+    def _ready(self) -> None:
+        """An open session is always ready."""
 
     def raw(self, z: Any, labels: Any = None) -> np.ndarray:
         """The file's own output: float32 images (N, C, H, W) in [-1, 1]."""
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim or len(z) == 0:
-            raise DataError(f"noise must have shape (N, {self.latent_dim}) with N >= 1, got {z.shape}.")
-        if not np.isfinite(z).all():
-            raise DataError("noise holds NaN or infinite values.")
+        z = self.check_latent(z).numpy()
         feeds = {"z": z}
-        if self.num_classes:
-            feeds["label"] = self._labels(labels, len(z))
-        elif labels is not None:
-            raise DataError("labels were given but this generator is not conditional.")
+        index = self.sample_labels(labels, len(z))
+        if index is not None:
+            feeds["label"] = index
         return self.session.run(["images"], feeds)[0]
 
     def generate(self, z: Any, labels: Any = None) -> np.ndarray:
         """uint8 images (N, H, W, C), the same pixels as ``GANEstimator.generate`` for the same z and labels."""
-        images = self.raw(z, labels)
-        pixels = np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
+        return _to_pixels(self.raw(z, labels))
 
-    def _labels(self, labels: Any, n: int) -> np.ndarray:
-        if labels is None:
-            return np.arange(n, dtype=np.int64) % self.num_classes  # every class in turn, as predict does
-        names = self.class_names or [str(i) for i in range(self.num_classes)]
-        return label_indices(labels, names, n)
+    def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None) -> Frame:
+        """As the estimators' ``predict``: ``n`` images from ``seed``'s noise, or one per row of ``n``."""
+        return self.sample(n, seed=seed, labels=labels)
+
+    def _images(self, z: torch.Tensor, labels: np.ndarray | None) -> np.ndarray:
+        feeds = {"z": z.numpy()}
+        if labels is not None:
+            feeds["label"] = labels
+        return _to_pixels(self.session.run(["images"], feeds)[0])
+
+
+def _to_pixels(images: np.ndarray) -> np.ndarray:
+    pixels = np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))

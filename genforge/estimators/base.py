@@ -1,50 +1,67 @@
 """The estimator contract shared by every genforge model (scikit-learn's, with H2O's names).
 
 - ``__init__`` takes keyword parameters only and stores them unchanged (unknown names fail at once);
-  values are validated in ``train``.
-- ``train(x=None, y=None, training_frame=None, validation_frame=None)`` returns self.
-- ``get_params`` / ``set_params``, ``scoring_history()``, ``model_performance(frame)``.
+  values are validated in ``train``. Each subclass gets a real signature built from its declared
+  parameters, so ``help()``, IDEs and ``inspect.signature`` show them.
+- ``train(x=None, y=None, training_frame=None, validation_frame=None, callbacks=None)`` returns self.
+- ``predict(x, **options)`` and ``model_performance(frame, **options)``, declared here once.
+- ``get_params(deep)`` / ``set_params``, ``clone``, ``scoring_history()``.
+- What saving needs, as plain data: ``to_saved()`` / ``from_saved()`` (``genforge.artifacts`` writes and
+  reads the folder); what export needs: ``onnx_graph()``.
 
 Subclasses declare ``algo`` and ``PARAMS`` and fill in the hooks at the bottom: building their networks,
-their training phases, and what they save. Saving, checkpoints and resuming are done here, once.
+their training task (its phases), predicting and scoring. Training set-up, checkpoints and resuming are
+done here, once, through the training loop's callbacks.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
+import inspect
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Iterable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-from genforge._version import __version__
 from genforge.errors import DataError, ModelFormatError, NotFittedError, ParameterError
+from genforge.estimators.inputs import check_options
 from genforge.estimators.params import ParamSet
 from genforge.frame import Frame
-from genforge.serialization import (
-    META_FILE, STATE_META_FILE, STATE_TENSORS_FILE, WEIGHTS_FILE, existing_folder, flatten_state, read_json,
-    read_tensors, replace_folder, staging_folder, unflatten_state, write_json, write_tensors,
-)
+from genforge.model_folder import describe_shape, find_model_folder, group_tensors, read_meta, read_weights
+from genforge.nets.export import OnnxGraph
 from genforge.table import Table
-from genforge.training.loop import LoopConfig, LoopState, TrainingTask, loop_state_from_dict, run_training
-from genforge.training.runtime import new_seed, resolve_device, restore_rng, rng_snapshot, seed_everything
-
-FORMAT = "genforge.model"
-FORMAT_VERSION = 1
+from genforge.training.callbacks import Callback, EarlyStopping, FiniteCheck, TimeLimit
+from genforge.training.checkpoint import CHECKPOINT_DIR, Checkpointer, restore, saved_loop_state
+from genforge.training.distributed import ddp_callback
+from genforge.training.loop import LoopConfig, LoopState, TrainingLoop, TrainingTask
+from genforge.training.plots import EpochImages
+from genforge.training.progress import ProgressBar
+from genforge.training.runtime import new_seed, resolve_device, seed_everything
+from genforge.training.scoring import score_callback
 
 
 class Estimator:
-    """Base class of GANEstimator, VAEEstimator and CNNEstimator."""
+    """Base class of every estimator (GANEstimator, VAEEstimator, CNNEstimator, ...)."""
 
     algo: ClassVar[str] = ""
     PARAMS: ClassVar[ParamSet]
-    # Optional progress hook, not a parameter: called with the training loop's snapshots (see
-    # genforge.training.loop.progress_snapshot); the server's workers set it to report job progress.
-    on_progress: Any = None
+    generates: ClassVar[bool] = False  # True for models that make images (see estimators.generator)
+    _drop_last: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "PARAMS" in cls.__dict__:
+            # Parameters are stored as attributes: one that shadows a method or property is a bug here.
+            taken = [name for name in cls.PARAMS.names() if hasattr(cls, name)]
+            if taken:
+                raise TypeError(f"{cls.__name__}: parameters {taken} collide with attributes of the class.")
+            cls.__init__ = _init_with_signature(cls)  # type: ignore[method-assign]
 
     def __init__(self, **params: Any) -> None:
         given = {self.PARAMS.canonical(name): value for name, value in params.items()}
@@ -60,12 +77,30 @@ class Estimator:
 
     # ------------------------------------------------------------------------------ parameters
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """All parameters with their current values (as given, unvalidated)."""
-        return {name: getattr(self, name) for name in self.PARAMS.names()}
+        """All parameters with their current values (as given, unvalidated). With ``deep``, parameters of
+        values that have parameters themselves are included as ``name__key`` (scikit-learn's convention)."""
+        params = {name: getattr(self, name) for name in self.PARAMS.names()}
+        if deep:
+            for name, value in list(params.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    params.update({f"{name}__{key}": v for key, v in value.get_params(deep=True).items()})
+        return params
 
     def set_params(self, **params: Any) -> "Estimator":
+        """Change parameters (``name__key`` reaches into a value that has parameters); returns self."""
+        nested: dict[str, dict[str, Any]] = {}
         for name, value in params.items():
-            setattr(self, self.PARAMS.canonical(name), value)
+            outer, sep, inner = name.partition("__")
+            if sep:
+                nested.setdefault(self.PARAMS.canonical(outer), {})[inner] = value
+            else:
+                setattr(self, self.PARAMS.canonical(name), value)
+        for outer, values in nested.items():
+            target = getattr(self, outer)
+            if not hasattr(target, "set_params"):
+                raise ParameterError(f"parameter {outer!r} holds {type(target).__name__}, which has no parameters "
+                                     f"of its own; set it as a whole ({outer}=...).")
+            target.set_params(**values)
         return self
 
     def validated_params(self) -> dict[str, Any]:
@@ -74,17 +109,20 @@ class Estimator:
         self._check_params(values)
         return values
 
+    def check_training_frame(self, frame: Frame) -> dict[str, Any]:
+        """Check the parameters and that ``frame`` suits them (image size, labels) without training;
+        returns the validated parameters. The server checks a job this way before queueing it."""
+        params = self.validated_params()
+        self._check_frame(params, frame)
+        return params
+
     def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_params().items() if v != self.PARAMS[k].default}
+        changed = {k: v for k, v in self.get_params(deep=False).items() if v != self.PARAMS[k].default}
         inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         state = f" fitted, model_id={self.model_id!r}" if self.is_fitted else ""
         return f"{type(self).__name__}({inner}){state}"
 
-    @property
-    def class_names(self) -> list[str] | None:
-        """The class names of the frame the model was trained on (None for unlabelled data)."""
-        return (self._info.get("frame_schema") or {}).get("class_names")
-
+    # ------------------------------------------------------------------------------ fitted state
     @property
     def is_fitted(self) -> bool:
         return bool(self._modules)
@@ -93,22 +131,63 @@ class Estimator:
         if not self.is_fitted:
             raise NotFittedError(f"This {type(self).__name__} is not trained yet; call train(...) or load_model(path) first.")
 
+    _ready = _require_fitted  # what estimators.generator.Generator calls before generating
+
+    @property
+    def networks(self) -> Mapping[str, nn.Module]:
+        """The fitted networks by name (read-only mapping; e.g. ``generator``, ``discriminator``)."""
+        return MappingProxyType(self._modules)
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        """What the fitted networks were built from (image shape, latent size, classes, seed, ...)."""
+        return MappingProxyType(self._info)
+
+    @property
+    def frame_schema(self) -> dict[str, Any] | None:
+        """Height, width, channels and class names of the frame the model was trained on."""
+        return self._info.get("frame_schema")
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The class names of the frame the model was trained on (None for unlabelled data)."""
+        return (self._info.get("frame_schema") or {}).get("class_names")
+
+    @property
+    def num_classes(self) -> int:
+        """Classes the model takes or gives (0 for an unconditional generator)."""
+        return int(self._info.get("num_classes") or 0)
+
+    @property
+    def compute_device(self) -> torch.device:
+        """The device the fitted networks live on (the ``device`` parameter is what was asked for)."""
+        return self._device
+
+    @property
+    def stopped_reason(self) -> str | None:
+        """Why the last training ended early ("early_stopping", "max_runtime_secs"), or None."""
+        return self._info.get("stopped_reason")
+
     # ------------------------------------------------------------------------------ training
     def train(self, x: Any = None, y: Any = None, training_frame: Frame | None = None,
-              validation_frame: Frame | None = None) -> "Estimator":
-        """Fit on ``training_frame`` (or ``x``: a Frame or an image array, with labels ``y``); returns self."""
+              validation_frame: Frame | None = None, callbacks: Iterable[Callback] | None = None) -> "Estimator":
+        """Fit on ``training_frame`` (or ``x``: a Frame or an image array, with labels ``y``); returns self.
+
+        ``callbacks``: extra :class:`genforge.training.callbacks.Callback` objects for the training loop
+        (scores, reports, ...), run beside the ones the parameters ask for."""
         frame = _training_frame(x, y, training_frame)
         if validation_frame is not None and not isinstance(validation_frame, Frame):
             raise DataError(f"validation_frame must be a Frame, got {type(validation_frame).__name__}.")
-        params = self.validated_params()
-        self._check_frame(params, frame)
+        params = self.check_training_frame(frame)
         if validation_frame is not None and validation_frame.image_shape != frame.image_shape:
             raise DataError(
                 f"validation_frame images are {validation_frame.image_shape}, training images {frame.image_shape}; "
                 "resize one to match."
             )
-        seed = params["seed"] if params["seed"] is not None else new_seed()
         self._device = resolve_device(params["device"])
+        seed = params["seed"] if params["seed"] is not None else new_seed()
+        ddp = ddp_callback(self._device, seed)  # None outside torchrun; else rank 0's seed for every rank
+        seed = ddp.seed if ddp is not None else seed
         run_dir = Path(params["run_dir"]) if params["run_dir"] else Path(tempfile.mkdtemp(prefix="genforge-run-"))
         self.last_run_dir = str(run_dir)
 
@@ -116,60 +195,55 @@ class Estimator:
         torch.use_deterministic_algorithms(params["deterministic"])
         try:
             seed_everything(seed)
-            resume = self._prepare(params, frame, seed)
-            task = self._with_scores(params, frame, validation_frame, self._make_task(params, frame, validation_frame))
-            state = self._resume_state(task, resume)
+            state, training_state = self._prepare(params, frame, seed)
+            task = self._make_task(params, frame, validation_frame)
+            restore(task, training_state)
             if state.epoch >= params["epochs"]:
                 raise ParameterError(
                     f"epochs={params['epochs']} but the checkpoint has already trained {state.epoch} epochs; "
                     "epochs counts the total, so pass a larger value."
                 )
-            config = LoopConfig(
-                epochs=params["epochs"], batch_size=params["batch_size"], seed=seed, device=self._device,
-                max_runtime_secs=params["max_runtime_secs"], stopping_rounds=params["stopping_rounds"],
-                stopping_metric=self._stopping_metric(params), stopping_tolerance=params["stopping_tolerance"],
-                minimize_metric=self._minimize(self._stopping_metric(params)), verbose=params["verbose"],
-                run_dir=run_dir, save_checkpoint=lambda folder, loop: self._write_folder(folder, task, loop),
-                drop_last=self._drop_last, on_progress=self.on_progress,
-            )
-            self._configure_loop(config)
-            state = run_training(task, frame, config, state)
+            config = LoopConfig(epochs=params["epochs"], batch_size=params["batch_size"], seed=seed,
+                                device=self._device, run_dir=run_dir, drop_last=self._drop_last,
+                                rank=ddp.rank if ddp else 0, world_size=ddp.world_size if ddp else 1)
+            chosen = self._loop_callbacks(params, frame, validation_frame, run_dir) + list(callbacks or [])
+            state = TrainingLoop(task, frame, config, chosen + ([ddp] if ddp else []), state).run()
         finally:
             torch.use_deterministic_algorithms(deterministic_before)
         self._history = state.history
         self._info["stopped_reason"] = state.stopped_reason
         return self
 
-    _drop_last: ClassVar[bool] = True
+    def _loop_callbacks(self, params: dict, frame: Frame, validation_frame: Frame | None,
+                        run_dir: Path) -> list[Callback]:
+        """The callbacks the parameters ask for."""
+        callbacks: list[Callback] = [FiniteCheck(), EpochImages(run_dir),
+                                     Checkpointer(run_dir / CHECKPOINT_DIR, self.to_saved, params["checkpoint_every"])]
+        if params["verbose"]:
+            callbacks.append(ProgressBar())
+        if params["max_runtime_secs"]:
+            callbacks.append(TimeLimit(params["max_runtime_secs"]))
+        metric = self._stopping_metric(params)
+        if params["stopping_rounds"]:
+            callbacks.append(EarlyStopping(metric, params["stopping_rounds"], params["stopping_tolerance"],
+                                           minimize=self._minimize(metric)))
+        every = params.get("score_every") or (1 if metric == "fid" else 0)
+        if every:
+            callbacks.append(self._fid_callback(params, frame, validation_frame, every))
+        return callbacks
 
-    def _configure_loop(self, config: LoopConfig) -> None:
-        """Hook for the distributed launcher: under an initialised process group (torchrun), set rank and
-        world size and add the DDP hook; a no-op in a single process."""
-        from genforge.training.distributed import configure_loop
-
-        configure_loop(config)
-
-    def _with_scores(self, params: dict, frame: Frame, validation_frame: Frame | None, task: TrainingTask) -> TrainingTask:
-        """A generator's task that also records FID every ``score_every`` epochs (every epoch when
-        ``stopping_metric="fid"`` and ``score_every`` is 0 or not declared), on ``score_samples`` images
-        against the validation frame (else the training frame), with the ``evaluator`` extractor."""
-        every = params.get("score_every") or (1 if self._stopping_metric(params) == "fid" else 0)
-        if not every:
-            return task
-        if not callable(getattr(self, "noise", None)):
+    def _fid_callback(self, params: dict, frame: Frame, validation_frame: Frame | None, every: int) -> Callback:
+        """FID every ``every`` epochs on ``score_samples`` images against the validation frame (else the
+        training frame), with the ``evaluator`` extractor; the callback comes from ``genforge.metrics``."""
+        if not self.generates:
             raise ParameterError(f"stopping_metric='fid' needs a generator; a {self.algo!r} model does not generate images.")
-        # The metrics sit above the estimators; they are imported only when scoring was asked for.
-        from genforge.metrics.evaluate import fid_scorer
-        from genforge.training.scoring import ScoredTask
-
         reference = validation_frame if validation_frame is not None else frame
         try:
-            scorer = fid_scorer(self, reference, samples=params.get("score_samples") or 1000,
-                                extractor=params.get("evaluator"), seed=0)
+            return score_callback("fid", self, reference, every=every, samples=params.get("score_samples") or 1000,
+                                  extractor=params.get("evaluator"), seed=0)
         except ParameterError as error:
             raise ParameterError(f"stopping_metric 'fid' cannot be computed: {error} (For training, name it with the "
                                  "evaluator parameter.)") from None
-        return ScoredTask(task, scorer, every)
 
     def _stopping_metric(self, params: dict) -> str | None:
         metric = params["stopping_metric"]
@@ -178,15 +252,16 @@ class Estimator:
     def _minimize(self, metric: str | None) -> bool:
         return not (metric or "").endswith(("accuracy", "precision", "recall", "coverage", "inception_score"))
 
-    def _prepare(self, params: dict, frame: Frame, seed: int) -> dict | None:
-        """Build fresh networks, or those of ``checkpoint``; returns the checkpoint's training state, if any."""
+    def _prepare(self, params: dict, frame: Frame, seed: int) -> tuple[LoopState, dict | None]:
+        """Build fresh networks, or those of ``checkpoint``; returns the loop state to start from and the
+        checkpoint's training state (optimizers, RNG), if any."""
         self._info = {"seed": seed, "frame_schema": frame.schema()}
         self.model_id = f"{self.algo}-{_dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
         if not params["checkpoint"]:
             self._build(params, frame.schema())
             self._metrics = {}
-            return None
-        folder = existing_folder(Path(params["checkpoint"]))
+            return LoopState(), None
+        folder = find_model_folder(params["checkpoint"])
         if folder is None:
             raise ParameterError(f"checkpoint {params['checkpoint']!r} is not a saved genforge model folder.")
         meta = read_meta(folder)
@@ -194,32 +269,35 @@ class Estimator:
             raise ParameterError(
                 f"checkpoint {str(folder)!r} is a {meta['estimator']!r} model; this is a {self.algo!r} estimator."
             )
-        if _shape(meta["frame_schema"]) != _shape(frame.schema()):
+        if describe_shape(meta["frame_schema"]) != describe_shape(frame.schema()):
             raise DataError(
-                f"checkpoint was trained on {_shape(meta['frame_schema'])} images (H, W, C), this frame has "
-                f"{_shape(frame.schema())}; resize the frame to match."
+                f"checkpoint was trained on {describe_shape(meta['frame_schema'])} images (H, W, C), this frame has "
+                f"{describe_shape(frame.schema())}; resize the frame to match."
             )
         self._info = {**meta["info"], "seed": seed, "frame_schema": meta["frame_schema"]}
         self._build(params, meta["frame_schema"], meta["info"])
-        self._load_weights(folder, meta)
+        self._load_weights(read_weights(folder, meta))
         self._history = list(meta.get("history", []))
-        if (folder / STATE_META_FILE).is_file():
-            return {"folder": folder, **read_json(folder / STATE_META_FILE)}
-        return {"folder": None, "loop": {"epoch": len(self._history), "history": self._history,
-                                         "step": self._history[-1]["step"] if self._history else 0}}
-
-    def _resume_state(self, task: TrainingTask, resume: dict | None) -> LoopState:
-        if resume is None:
-            return LoopState()
-        if resume["folder"] is not None:
-            tensors = read_tensors(resume["folder"] / STATE_TENSORS_FILE, resume.get("sha256"))
-            optimizers = unflatten_state(resume["optimizers"], tensors)
-            for name, optimizer in task.optimizers.items():
-                optimizer.load_state_dict(optimizers[name])
-            restore_rng(unflatten_state(resume["rng"], tensors))
-        return loop_state_from_dict(resume["loop"])
+        return saved_loop_state(folder, self._history)
 
     # ------------------------------------------------------------------------------ results
+    def predict(self, x: Any = None, **options: Any) -> Any:
+        """The model's output for ``x``: for a generator, ``x`` is a number of images (default 64) or a latent
+        array and the result a Frame; for a classifier, ``x`` is a Frame and the result a Table. The options
+        are the estimator's own (``seed``, ``labels``, ``resize``, ...; see its ``_predict``)."""
+        self._require_fitted()
+        check_options(self._predict, options, f"{type(self).__name__}.predict")
+        return self._predict(x, **options)
+
+    def model_performance(self, frame: Any, **options: Any) -> dict[str, Any]:
+        """Scores on ``frame`` (a held-out split), kept in ``metrics`` and saved with the model. The options
+        are the estimator's own (see its ``_performance``)."""
+        self._require_fitted()
+        check_options(self._performance, options, f"{type(self).__name__}.model_performance")
+        scores = self._performance(frame, **options)
+        self._metrics.update(scores)
+        return scores
+
     def scoring_history(self) -> Table:
         """One row per epoch: losses, validation scores, seconds and images/s."""
         return Table(self._history)
@@ -229,75 +307,53 @@ class Estimator:
         """Scores recorded by ``model_performance`` (saved with the model)."""
         return dict(self._metrics)
 
-    # ------------------------------------------------------------------------------ on disk
-    def export_onnx(self, path: str | Path) -> Path:
-        """Write the inference network to an ONNX file (see ``genforge.artifacts.onnx_export``)."""
-        from genforge.artifacts.onnx_export import export_onnx
-
-        return export_onnx(self, path)
-
-    def _model_meta(self, weights_sha256: str) -> dict:
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "genforge_version": __version__,
+    # ------------------------------------------------------------------------------ saved form
+    def to_saved(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """The model as plain data: the ``model.json`` entries and the flat weights (``network.key``)."""
+        self._require_fitted()
+        meta = {
             "estimator": self.algo,
             "model_id": self.model_id,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "params": {k: v for k, v in self.get_params().items()},
+            "params": self.get_params(deep=False),
             "frame_schema": self._info.get("frame_schema"),
             "info": self._info,
             "history": self._history,
             "metrics": self._metrics,
-            "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256, "modules": sorted(self._modules)},
         }
-
-    def _write_folder(self, target: Path, task: TrainingTask | None = None, loop: dict | None = None) -> Path:
-        """Write model.json + weights (and, for a checkpoint, the training state) atomically to ``target``."""
-        self._require_fitted()
-        staging = staging_folder(target)
         tensors = {f"{name}.{key}": value for name, module in self._modules.items()
                    for key, value in module.state_dict().items()}
-        meta = self._model_meta(write_tensors(staging / WEIGHTS_FILE, tensors))
-        if loop is not None:
-            meta["history"] = loop["history"]
-        write_json(staging / META_FILE, meta)
-        if task is not None and loop is not None:
-            optimizers, optimizer_tensors = flatten_state(
-                {n: o.state_dict() for n, o in task.optimizers.items()}, "optimizers")
-            rng, rng_tensors = flatten_state(rng_snapshot(), "rng")
-            sha = write_tensors(staging / STATE_TENSORS_FILE, {**optimizer_tensors, **rng_tensors})
-            write_json(staging / STATE_META_FILE, {"loop": loop, "optimizers": optimizers, "rng": rng, "sha256": sha})
-        replace_folder(staging, target)
-        return target
-
-    def _load_weights(self, folder: Path, meta: dict) -> None:
-        tensors = read_tensors(folder / meta["weights"]["file"], meta["weights"].get("sha256"))
-        for name, module in self._modules.items():
-            prefix = f"{name}."
-            part = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            try:
-                module.load_state_dict(part, strict=True)
-            except RuntimeError as error:
-                raise ModelFormatError(
-                    f"weights in {folder} do not fit the {name} network built from model.json: "
-                    f"{str(error).splitlines()[0]}"
-                ) from None
+        return meta, tensors
 
     @classmethod
-    def _from_meta(cls, folder: Path, meta: dict) -> "Estimator":
-        """Rebuild a fitted estimator from a saved folder (called by ``genforge.load_model``)."""
+    def from_saved(cls, meta: dict, tensors: dict[str, torch.Tensor]) -> "Estimator":
+        """Rebuild a fitted estimator from ``to_saved``'s data (``genforge.load_model`` reads it from disk)."""
         model = cls(**{k: v for k, v in meta["params"].items() if k in cls.PARAMS})
         params = {p.name: getattr(model, p.name) for p in cls.PARAMS}
         model._info = dict(meta["info"])
         model._build(params, meta["frame_schema"], meta["info"])
-        model._load_weights(folder, meta)
+        model._load_weights(tensors)
         model._history = list(meta.get("history", []))
         model._metrics = dict(meta.get("metrics", {}))
         model.model_id = meta.get("model_id")
         for module in model._modules.values():
             module.eval()
         return model
+
+    def _load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
+        groups = group_tensors(tensors)
+        for name, module in self._modules.items():
+            try:
+                module.load_state_dict(groups.get(name, {}), strict=True)
+            except RuntimeError as error:
+                cause = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+                raise ModelFormatError(
+                    f"the saved weights do not fit the {name} network built from model.json: {cause}"
+                ) from None
+
+    def onnx_graph(self) -> OnnxGraph:
+        """The inference network for ``genforge.artifacts.export_onnx``: module, example inputs, names."""
+        raise ParameterError(f"a {self.algo!r} model cannot be exported to ONNX.")
 
     # ------------------------------------------------------------------------------ subclass hooks
     def _check_params(self, params: dict) -> None:
@@ -313,42 +369,65 @@ class Estimator:
     def _make_task(self, params: dict, frame: Frame, validation_frame: Frame | None) -> TrainingTask:
         raise NotImplementedError
 
+    def _predict(self, x: Any, **options: Any) -> Any:
+        raise NotImplementedError
+
+    def _performance(self, frame: Any, **options: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
     def _default_stopping_metric(self) -> str | None:
         return None
 
 
-def read_meta(folder: Path) -> dict:
-    """Read and check ``model.json``: genforge's format, a version this package can read."""
-    meta = read_json(folder / META_FILE)
-    if meta.get("format") != FORMAT:
-        raise ModelFormatError(f"{folder / META_FILE} is not a genforge model (format {meta.get('format')!r}).")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{folder} was saved in model format {version!r}, newer than this genforge ({__version__}) reads "
-            f"(format {FORMAT_VERSION}); upgrade genforge to load it."
-        )
-    for key in ("estimator", "params", "frame_schema", "info", "weights"):
-        if key not in meta:
-            raise ModelFormatError(f"{folder / META_FILE} lacks the {key!r} entry; the file was edited or cut short.")
-    return meta
+def clone(estimator: Estimator) -> Estimator:
+    """A new, untrained estimator with the same parameters (deep copies; nested estimators cloned)."""
+    if not isinstance(estimator, Estimator):
+        raise ParameterError(f"clone needs a genforge estimator, got {type(estimator).__name__}.")
+    params = {name: clone(value) if isinstance(value, Estimator) else copy.deepcopy(value)
+              for name, value in estimator.get_params(deep=False).items()}
+    return type(estimator)(**params)
+
+
+def _init_with_signature(cls: type[Estimator]):
+    """An ``__init__`` for ``cls`` whose signature lists its declared parameters (keyword-only)."""
+
+    def __init__(self, **params: Any) -> None:
+        Estimator.__init__(self, **params)
+
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for param in cls.PARAMS:
+        annotation = param.kind | None if param.nullable else param.kind
+        parameters.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, default=param.default,
+                                            annotation=annotation))
+    __init__.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__name__}.__init__"
+    lines = [f"    {p.name}: {p.help}" for p in cls.PARAMS]
+    __init__.__doc__ = f"{cls.__name__}'s parameters (validated in train):\n\n" + "\n".join(lines)
+    return __init__
 
 
 def _training_frame(x: Any, y: Any, training_frame: Frame | None) -> Frame:
-    if training_frame is not None and x is not None and not isinstance(x, (str, list)):
+    if isinstance(x, (str, list, tuple)) or isinstance(y, (list, tuple)) and all(isinstance(v, str) for v in y):
+        raise DataError(
+            "x (and y) name columns in H2O; genforge trains on whole images. Pass the images as x=frame or "
+            "training_frame=frame, and labels, if any, in the frame or as y=array."
+        )
+    if training_frame is not None and x is not None:
         raise DataError("Pass the training data once: either x or training_frame, not both.")
     data = training_frame if training_frame is not None else x
     if data is None:
         raise DataError("train() needs data: pass training_frame=frame (or x=frame, or x=an image array).")
     if isinstance(data, Frame):
-        if y is not None and not isinstance(y, str):
-            labels = np.asarray(y)
-            return Frame(data.images, labels, None, name=data.name)
+        if isinstance(y, str):  # H2O's y="label": the frame's own labels
+            if data.labels is None:
+                raise DataError(f"y={y!r} names the labels, but the training frame has none; import a labelled "
+                                "frame or pass y=an array of labels.")
+            return data
+        if y is not None:
+            return Frame(data.images, np.asarray(y), None, name=data.name)
         return data
     if isinstance(data, np.ndarray) or torch.is_tensor(data):
+        if isinstance(y, str):
+            raise DataError(f"y={y!r} names a column, but an image array has none; pass y=an array of labels.")
         return Frame.from_numpy(np.asarray(data), labels=y)
     raise DataError(f"training data must be a Frame or an image array, got {type(data).__name__}.")
-
-
-def _shape(schema: dict) -> tuple[int, int, int]:
-    return (schema["height"], schema["width"], schema["channels"])

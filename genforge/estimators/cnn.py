@@ -23,7 +23,9 @@ from genforge.estimators.params import Param, ParamSet, common_params
 from genforge.estimators.registry import register
 from genforge.frame import Frame
 from genforge.nets.cnn import CNN_ARCHITECTURES, build_classifier
+from genforge.nets.export import OnnxGraph, classifier_graph
 from genforge.table import Table
+from genforge.training.loop import TrainingPlan
 
 CNN_PARAMS = ParamSet(common_params() + [
     Param("architecture", str, "small",
@@ -105,7 +107,7 @@ class CNNEstimator(Estimator):
         """Class probabilities, float32 ``(N, num_classes)`` in the order of ``class_names``."""
         return torch.softmax(self._run(self._frame(frame, resize), "logits"), dim=1).numpy()
 
-    def predict(self, frame: Any, resize: bool = False) -> Table:
+    def _predict(self, frame: Any, resize: bool = False) -> Table:
         """One row per image of ``frame``: ``predict`` (class name), ``label_index`` and ``p_<class>`` columns."""
         proba = self.predict_proba(frame, resize)
         names = self.class_names
@@ -119,14 +121,19 @@ class CNNEstimator(Estimator):
         """Penultimate activations, float32 ``(N, dense)``: the domain features the metrics use."""
         return self._run(self._frame(frame, resize), "features").numpy()
 
-    def model_performance(self, frame: Any, resize: bool = False) -> dict[str, Any]:
+    def _performance(self, frame: Any, resize: bool = False) -> dict[str, Any]:
         """Accuracy, log loss, per-class precision and recall and the confusion matrix on a labelled ``frame``."""
         frame = self._frame(frame, resize)
         truth = frame_labels(frame, self.class_names)
         proba = self.predict_proba(frame)
-        scores = classification_scores(truth, proba, self.class_names)
-        self._metrics.update(scores)
-        return scores
+        return classification_scores(truth, proba, self.class_names)
+
+    def onnx_graph(self) -> OnnxGraph:
+        """The classifier with a softmax: images in [-1, 1] -> class probabilities."""
+        self._require_fitted()
+        schema = self._info["frame_schema"]
+        return classifier_graph(self._modules["classifier"], (schema["channels"], schema["height"], schema["width"]),
+                                len(schema.get("class_names") or []))
 
 
 def classification_scores(truth: np.ndarray, proba: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -160,22 +167,25 @@ class CNNTask:
         self.net_train: torch.nn.Module = self.net  # or its DDP wrapper (wrap_modules)
         self.optimizers = {"classifier": _optimizer(params, self.net.parameters())}
         self.device = model._device
-        batch = min(params["batch_size"], len(frame))
-        self.total_steps = params["epochs"] * max(1, len(frame) // batch)
+        self.plan: TrainingPlan | None = None  # the loop's, from start()
         self.validation = validation
         self._started: float | None = None
+
+    def start(self, plan: TrainingPlan) -> None:
+        """The cosine schedule runs over the loop's planned steps, however many ranks share them."""
+        self.plan = plan
 
     def wrap_modules(self, wrap) -> None:
         """Route training through ``wrap(net)`` (DistributedDataParallel)."""
         self.net_train = wrap(self.net)
 
     def history_columns(self) -> list[str]:
-        return ["loss", "accuracy"] + (["valid_loss", "valid_accuracy"] if self.validation is not None else [])
+        return ["loss", "accuracy", "lr"] + (["valid_loss", "valid_accuracy"] if self.validation is not None else [])
 
     def _progress(self, step: int) -> float:
         """How far the run is, 0..1: by steps of the planned epochs, or by ``max_runtime_secs`` when that ends
         it sooner (so a time-limited run still anneals; its end depends on the clock anyway)."""
-        done = min(step, self.total_steps) / self.total_steps
+        done = self.plan.progress(step)
         limit = self.params["max_runtime_secs"]
         # Not under DDP: each rank's clock differs, and their learning rates must not.
         if limit and not torch.distributed.is_initialized():
@@ -184,23 +194,24 @@ class CNNTask:
             done = max(done, min(1.0, (time.monotonic() - self._started) / limit))
         return done
 
-    def _set_lr(self, step: int) -> None:
+    def _set_lr(self, step: int) -> float:
         # A function of the step (and clock, under a time limit): no scheduler state to save or resume.
         lr = self.params["lr"]
         if self.params["lr_schedule"] == "cosine":
             lr *= 0.5 * (1.0 + math.cos(math.pi * self._progress(step)))
         for group in self.optimizers["classifier"].param_groups:
             group["lr"] = lr
+        return lr
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, step: int) -> dict[str, torch.Tensor]:
-        self._set_lr(step)
+        lr = self._set_lr(step)
         logits = self.net_train(images)
         loss = F.cross_entropy(logits, labels)
         self.optimizers["classifier"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["classifier"].step()
         accuracy = (logits.detach().argmax(dim=1) == labels).float().mean()
-        return {"loss": loss.detach(), "accuracy": accuracy}
+        return {"loss": loss.detach(), "accuracy": accuracy, "lr": torch.tensor(lr)}
 
     @torch.no_grad()
     def end_epoch(self, epoch: int) -> dict[str, float]:

@@ -16,15 +16,19 @@ from torch import nn
 
 from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
-from genforge.estimators.inputs import sample_labels, to_uint8_images
+from genforge.estimators.generator import Generator
+from genforge.estimators.inputs import to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params
+from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
 from genforge.losses import LOSSES, get_loss
 from genforge.losses.penalties import gradient_penalty, r1_penalty
 from genforge.nets import build_discriminator, build_generator, check_image_shape
+from genforge.nets.export import OnnxGraph, generator_graph
 from genforge.training.augment import AUGMENT_POLICIES, diff_augment
 from genforge.training.ema import make_ema, update_ema
+from genforge.training.loop import TrainingPlan
 from genforge.training.runtime import autocast
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "silu")
@@ -64,7 +68,7 @@ GAN_PARAMS = ParamSet(common_params() + [
 
 
 @register
-class GANEstimator(Estimator):
+class GANEstimator(Generator, Estimator):
     """Train a GAN on a Frame and sample new images from it.
 
     >>> gan = GANEstimator(epochs=5, seed=1).train(training_frame=frame)
@@ -158,89 +162,56 @@ class GANEstimator(Estimator):
         self._require_fitted()
         return self._modules["generator_ema"] if use_ema and "generator_ema" in self._modules else self._modules["generator"]
 
-    def noise(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` standard-normal latent vectors, reproducible for a given ``seed``."""
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return torch.randn(int(n), self.latent_size, generator=generator).numpy()
-
     @torch.no_grad()
     def generate(self, z: np.ndarray | torch.Tensor, labels: Any = None, use_ema: bool = True,
                  batch_size: int = 256) -> np.ndarray:
         """Images for latent vectors ``z`` as uint8 ``(N, H, W, C)``."""
+        z = self.check_latent(z)
+        return self._images(z, self.sample_labels(labels, len(z)), use_ema=use_ema, batch_size=batch_size)
+
+    @torch.no_grad()
+    def _images(self, z: torch.Tensor, labels: np.ndarray | None, use_ema: bool = True,
+                batch_size: int = 256) -> np.ndarray:
         generator = self._sampler(use_ema)
-        z = self._check_noise(z)
-        labels = self._check_labels(labels, len(z))
         generator.eval()
         chunks = []
         for start in range(0, len(z), batch_size):
             zb = z[start : start + batch_size].to(self._device)
-            lb = labels[start : start + batch_size].to(self._device) if labels is not None else None
-            images = generator(zb, lb)
-            chunks.append(to_uint8_images(images))
+            lb = torch.from_numpy(labels[start : start + batch_size]).to(self._device) if labels is not None else None
+            chunks.append(to_uint8_images(generator(zb, lb)))
         return np.concatenate(chunks)
 
-    def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None,
-                use_ema: bool = True) -> Frame:
-        """A Frame of generated images: ``n`` of them from ``seed``, or one per row of a noise array."""
-        z = self.noise(n, seed) if isinstance(n, (int, np.integer)) else n
-        if isinstance(n, (int, np.integer)) and n < 1:
-            raise DataError(f"n must be at least 1, got {n}.")
-        labels = self._default_labels(labels, len(z))
-        images = self.generate(z, labels, use_ema)
-        names = self.class_names if self._info["num_classes"] else None
-        return Frame(images, labels, names, name=f"{self.model_id or 'gan'} samples")
+    def _predict(self, n: int | np.ndarray | None = 64, seed: int | None = None, labels: Any = None,
+                 use_ema: bool = True) -> Frame:
+        """A Frame of generated images: ``n`` of them from ``seed``, or one per row of a noise array;
+        ``use_ema=False`` samples the raw generator instead of its moving average."""
+        return self.sample(64 if n is None else n, seed=seed, labels=labels, use_ema=use_ema)
 
-    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | None = None) -> Frame:
-        """Images along the spherical path between the latent vectors of two seeds."""
-        if steps < 2:
-            raise DataError(f"steps must be at least 2, got {steps}.")
-        a, b = self.noise(1, seed_a)[0], self.noise(1, seed_b)[0]
-        z = np.stack([_slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
-        labels = None if label is None else [label] * steps
-        return self.predict(z, labels=labels)
-
-    def _check_noise(self, z: Any) -> torch.Tensor:
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32)) if not torch.is_tensor(z) else z.float()
-        if z.ndim != 2 or z.shape[1] != self.latent_size:
-            raise DataError(f"noise must have shape (N, {self.latent_size}) for this model, got {tuple(z.shape)}.")
-        if len(z) == 0:
-            raise DataError("noise has no rows; pass at least one latent vector.")
-        if not torch.isfinite(z).all():
-            raise DataError("noise holds NaN or infinite values.")
-        return z
-
-    def _default_labels(self, labels: Any, n: int) -> np.ndarray | None:
-        return sample_labels(labels, n, self._info["num_classes"], self.class_names)
-
-    def _check_labels(self, labels: Any, n: int) -> torch.Tensor | None:
-        labels = self._default_labels(labels, n)
-        return None if labels is None else torch.from_numpy(labels)
+    def onnx_graph(self) -> OnnxGraph:
+        """The generator (its EMA copy when trained with one, as ``predict`` uses): z (, label) -> images."""
+        return generator_graph(self._sampler(use_ema=True), self.latent_size, self.num_classes)
 
     # ------------------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def model_performance(self, frame: Frame, n: int | None = None, extractor: Any = None,
-                          training_frame: Frame | None = None, seed: int = 0) -> dict[str, Any]:
+    def _performance(self, frame: Frame, n: int | None = None, extractor: Any = None,
+                     training_frame: Frame | None = None, seed: int = 0) -> dict[str, Any]:
         """Sample quality against ``frame``'s real images (a held-out split): FID, KID, Inception-style score,
         precision/recall/density/coverage, class coverage and, given ``training_frame``, memorization (see
         ``genforge.metrics.evaluate``), on ``n`` generated images (default: as many as ``frame`` holds);
         plus how the discriminator sees real and generated images (``d_real``, ``d_fake``)."""
         scores = self._discriminator_scores(frame)
-        from genforge.metrics.evaluate import performance_scores  # metrics sit above the estimators
-
-        scores.update(performance_scores(self, frame, n=n, extractor=extractor, training=training_frame, seed=seed))
-        self._metrics.update(scores)
+        scores.update(quality_scores(self, frame, n=n, extractor=extractor, training=training_frame, seed=seed))
         return scores
 
     @torch.no_grad()
     def _discriminator_scores(self, frame: Frame) -> dict[str, Any]:
-        self._require_fitted()
         if frame.image_shape != tuple(_shape(self._info)):
             raise DataError(f"frame images are {frame.image_shape}; this model makes {tuple(_shape(self._info))}.")
         discriminator = self._modules["discriminator"]
         was_training = discriminator.training
         discriminator.eval()
         real = torch.from_numpy(frame.to_numpy((-1, 1), channels_first=True)[:2048]).to(self._device)
-        labels = torch.from_numpy(frame.labels[:2048]).to(self._device) if self._info["num_classes"] else None
+        labels = torch.from_numpy(frame.labels[:2048]).to(self._device) if self.num_classes else None
         fake = torch.from_numpy(self.generate(self.noise(len(real), 0), labels.cpu() if labels is not None else None))
         fake = fake.permute(0, 3, 1, 2).float().div(127.5).sub(1).to(self._device)
         scores = {
@@ -282,6 +253,9 @@ class GANTask:
         self.fixed_labels = torch.arange(64) % self.num_classes if self.num_classes else None
         self.validation = validation_frame[:512] if validation_frame is not None else None
         self._last_g_loss: torch.Tensor | None = None
+
+    def start(self, plan: TrainingPlan) -> None:
+        """Nothing in a GAN step depends on the length of training."""
 
     def wrap_modules(self, wrap) -> None:
         """Route training through ``wrap(net)`` (DistributedDataParallel), one wrapper per network."""
@@ -375,10 +349,3 @@ def _shape(info: dict) -> tuple[int, int, int]:
     c, h, w = info["image_shape"]
     return (h, w, c)
 
-
-def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    if omega < 1e-6:
-        return (1 - t) * a + t * b
-    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)

@@ -6,12 +6,13 @@ A model knows the frame schema it was trained on (``model.json``); a frame hande
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from genforge.errors import DataError
+from genforge.errors import DataError, ParameterError
 from genforge.frame import Frame
 
 
@@ -110,6 +111,18 @@ def label_indices(labels: Any, class_names: Sequence[str], n: int) -> np.ndarray
     if len(array) != n:
         raise DataError(f"got {len(array)} labels for {n} rows; pass one label per row (or one for all).")
     return array
+
+
+def check_options(method: Any, options: dict, where: str, skip: int = 1) -> None:
+    """Refuse ``options`` that ``method`` does not take (its first ``skip`` parameters are not options);
+    a method with ``**options`` checks its own."""
+    parameters = list(inspect.signature(method).parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters[skip:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        raise ParameterError(f"{where} got unknown option(s) {unknown}; it takes: {', '.join(accepted) or 'none'}.")
 
 
 def to_uint8_images(images: torch.Tensor) -> np.ndarray:

@@ -162,6 +162,8 @@ def common_params() -> list[Param]:
         Param("checkpoint", str, None, "A saved model (folder) to continue training from.", nullable=True),
         Param("device", str, "auto", "'auto' (GPU when there is one), 'cpu', 'cuda', 'cuda:N' or 'mps'."),
         Param("verbose", bool, True, "Show a progress bar."),
+        Param("checkpoint_every", int, 1, "Write run_dir/checkpoint every this many epochs (and after the last).",
+              low=1),
         Param("run_dir", str, None, "Folder for checkpoints, sample grids and history.png (None = a temporary folder).", nullable=True),
         Param("deterministic", bool, False, "Use deterministic algorithms only (slower, exactly reproducible)."),
     ]

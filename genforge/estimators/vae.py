@@ -18,11 +18,15 @@ import torch.nn.functional as F
 
 from genforge.errors import DataError
 from genforge.estimators.base import Estimator
-from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, sample_labels, to_uint8_images
+from genforge.estimators.generator import Generator
+from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params
+from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
+from genforge.nets.export import OnnxGraph, generator_graph
 from genforge.nets.vae import VAE_ARCHITECTURES, build_vae, check_vae_shape, to_images
+from genforge.training.loop import TrainingPlan
 
 VAE_PARAMS = ParamSet(common_params() + [
     Param("architecture", str, "conv", "Encoder/decoder family: 'conv' (images from 8x8) or 'mlp' (any size).",
@@ -43,7 +47,7 @@ _EVAL_BATCH = 256
 
 
 @register
-class VAEEstimator(Estimator):
+class VAEEstimator(Generator, Estimator):
     """Train a variational autoencoder on a Frame; encode, decode, reconstruct and sample images.
 
     >>> vae = VAEEstimator(epochs=10, latent_dim=16, seed=1).train(training_frame=frame)
@@ -91,6 +95,8 @@ class VAEEstimator(Estimator):
 
     @property
     def _loss_name(self) -> str:
+        """The pixel likelihood the fitted decoder was trained with (the parameter may have changed since)."""
+        self._require_fitted()
         return self._info["reconstruction_loss"]
 
     # ------------------------------------------------------------------------------ inference
@@ -103,7 +109,7 @@ class VAEEstimator(Estimator):
         """The frame in the model's shape, and its labels as the model's class indices (conditional only)."""
         self._require_fitted()
         frame = conform_frame(frame, self._info["frame_schema"], resize, what)
-        if not self._info["num_classes"]:
+        if not self.num_classes:
             return frame, None
         if frame.labels is None:
             raise DataError(f"this conditional VAE needs the {what}'s labels; pass a labelled frame.")
@@ -128,19 +134,19 @@ class VAEEstimator(Estimator):
             log_vars.append(log_var.cpu())
         return torch.cat(means).numpy(), torch.cat(log_vars).numpy()
 
-    @torch.no_grad()
     def decode(self, z: Any, labels: Any = None) -> Frame:
         """Images for latent vectors ``z`` (N, latent_dim); ``labels`` (conditional models) default to every class in turn."""
-        z = self._check_latent(z)
-        labels = self._labels_for(labels, len(z))
+        return self.sample(z, labels=labels)
+
+    @torch.no_grad()
+    def _images(self, z: torch.Tensor, labels: np.ndarray | None) -> np.ndarray:
         self._eval()
         chunks = []
         for start in range(0, len(z), _EVAL_BATCH):
             y = torch.from_numpy(labels[start : start + _EVAL_BATCH]).to(self._device) if labels is not None else None
             logits = self._modules["decoder"](z[start : start + _EVAL_BATCH].to(self._device), y)
             chunks.append(to_uint8_images(to_images(logits, self._loss_name)))
-        names = self.class_names if self._info["num_classes"] else None
-        return Frame(np.concatenate(chunks), labels, names, name=f"{self.model_id or 'vae'} samples")
+        return np.concatenate(chunks)
 
     def reconstruct(self, frame: Any, resize: bool = False) -> Frame:
         """Each image passed through the encoder's mean and the decoder."""
@@ -149,33 +155,20 @@ class VAEEstimator(Estimator):
         out = self.decode(means, labels)
         return Frame(out.images, frame.labels, frame.class_names, name=f"{frame.name or 'frame'} reconstructions")
 
-    def noise(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` draws from the prior N(0, I), reproducible for a given ``seed``."""
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return torch.randn(int(n), self.latent_size, generator=generator).numpy()
-
-    def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None) -> Frame:
+    def _predict(self, n: int | np.ndarray | None = 64, seed: int | None = None, labels: Any = None) -> Frame:
         """A Frame of new images: ``n`` samples from the prior (``seed`` makes them reproducible), or one
         per row of a latent array."""
-        if isinstance(n, (int, np.integer)):
-            if n < 1:
-                raise DataError(f"n must be at least 1, got {n}.")
-            self._require_fitted()
-            return self.decode(self.noise(n, seed), labels)
-        return self.decode(n, labels)
+        return self.sample(64 if n is None else n, seed=seed, labels=labels)
 
-    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: Any = None) -> Frame:
-        """Images along the spherical path between the prior samples of two seeds."""
-        if steps < 2:
-            raise DataError(f"steps must be at least 2, got {steps}.")
-        self._require_fitted()
-        a, b = self.noise(1, seed_a)[0], self.noise(1, seed_b)[0]
-        z = np.stack([_slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
-        return self.decode(z, None if label is None else [label] * steps)
+    def onnx_graph(self) -> OnnxGraph:
+        """The decoder with its output mapped to images: z (, label) -> images in [-1, 1]."""
+        loss = self._loss_name
+        return generator_graph(self._modules["decoder"], self.latent_size, self.num_classes,
+                               post=lambda x: to_images(x, loss))
 
     @torch.no_grad()
-    def model_performance(self, frame: Any, resize: bool = False, n: int | None = None, extractor: Any = None,
-                          training_frame: Frame | None = None, seed: int = 0) -> dict[str, Any]:
+    def _performance(self, frame: Any, resize: bool = False, n: int | None = None, extractor: Any = None,
+                     training_frame: Frame | None = None, seed: int = 0) -> dict[str, Any]:
         """Per-image averages on ``frame``: negative ELBO (``loss``), its reconstruction and KL terms, the ELBO,
         and ``reconstruction_mse``, the mean squared pixel error (pixels in [0, 1]) of the mean reconstruction;
         plus the sample-quality scores of ``n`` generated images against ``frame`` (FID, KID, precision/recall,
@@ -185,38 +178,19 @@ class VAEEstimator(Estimator):
         self._eval()
         generator = torch.Generator().manual_seed(0)  # the ELBO's one-sample estimate, the same on every call
         totals = {"reconstruction": 0.0, "kl": 0.0, "squared_error": 0.0}
+        loss = self._loss_name
         for x, y in self._batches(frame, labels):
-            terms = vae_terms(self._modules["encoder"], self._modules["decoder"], x, y, self._loss_name, generator)
+            terms = vae_terms(self._modules["encoder"], self._modules["decoder"], x, y, loss, generator)
             totals["reconstruction"] += float(terms["reconstruction"].sum())
             totals["kl"] += float(terms["kl"].sum())
-            mean_images = to_images(self._modules["decoder"](terms["mean"], y), self._loss_name)
+            mean_images = to_images(self._modules["decoder"](terms["mean"], y), loss)
             totals["squared_error"] += float(((mean_images - x) / 2).pow(2).mean(dim=(1, 2, 3)).sum())
         n = len(frame)
         recon, kl = totals["reconstruction"] / n, totals["kl"] / n
         scores = {"loss": recon + kl, "elbo": -(recon + kl), "reconstruction": recon, "kl": kl,
                   "reconstruction_mse": totals["squared_error"] / n, "n_images": n}
-        from genforge.metrics.evaluate import performance_scores  # metrics sit above the estimators
-
-        scores.update(performance_scores(self, frame, n=count, extractor=extractor, training=training_frame, seed=seed))
-        self._metrics.update(scores)
+        scores.update(quality_scores(self, frame, n=count, extractor=extractor, training=training_frame, seed=seed))
         return scores
-
-    # ------------------------------------------------------------------------------ argument checks
-    def _check_latent(self, z: Any) -> torch.Tensor:
-        self._require_fitted()
-        z = z.detach().float().cpu() if torch.is_tensor(z) else torch.as_tensor(np.asarray(z, dtype=np.float32))
-        if z.ndim == 1 and z.shape[0] == self.latent_size:
-            z = z[None]
-        if z.ndim != 2 or z.shape[1] != self.latent_size:
-            raise DataError(f"latent vectors must have shape (N, {self.latent_size}) for this model, got {tuple(z.shape)}.")
-        if len(z) == 0:
-            raise DataError("the latent array has no rows; pass at least one latent vector.")
-        if not torch.isfinite(z).all():
-            raise DataError("the latent array holds NaN or infinite values.")
-        return z
-
-    def _labels_for(self, labels: Any, n: int) -> np.ndarray | None:
-        return sample_labels(labels, n, self._info["num_classes"], self.class_names)
 
 
 class VAETask:
@@ -236,12 +210,15 @@ class VAETask:
         self.loss_name = params["reconstruction_loss"]
         self.conditional = bool(model._info["num_classes"])
         self.device = model._device
-        batch = min(params["batch_size"], len(frame))
-        self.warmup_steps = params["kl_warmup_epochs"] * max(1, len(frame) // batch)
+        self.warmup_steps = 0.0  # set from the loop's plan in start()
         self.validation = validation_frame
         fixed = torch.Generator().manual_seed(model._info["seed"])
         self.fixed_z = torch.randn(64, model._info["latent_dim"], generator=fixed)
         self.fixed_labels = torch.arange(64) % model._info["num_classes"] if self.conditional else None
+
+    def start(self, plan: TrainingPlan) -> None:
+        """The KL warm-up lasts ``kl_warmup_epochs`` of the loop's epochs, however many ranks share them."""
+        self.warmup_steps = self.params["kl_warmup_epochs"] * plan.steps_per_epoch
 
     def wrap_modules(self, wrap) -> None:
         """Route training through ``wrap(net)`` (DistributedDataParallel), one wrapper per network."""
@@ -317,10 +294,3 @@ def vae_terms(encoder: torch.nn.Module, decoder: torch.nn.Module, x: torch.Tenso
     kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)
     return {"reconstruction": recon.flatten(1).sum(1), "kl": kl.sum(1), "mean": mean}
 
-
-def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    if omega < 1e-6:
-        return (1 - t) * a + t * b
-    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)

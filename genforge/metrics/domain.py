@@ -137,7 +137,7 @@ def train_evaluator(dataset: str, out: str | Path | None = None, epochs: int | N
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "device": str(model._device),
+        "device": str(model.compute_device),
         "command": command or f"genforge evaluator train --frame {key}",
         "genforge": __version__,
     }

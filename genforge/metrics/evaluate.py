@@ -139,7 +139,7 @@ def performance_scores(model: Any, frame: Frame, n: int | None = None, extractor
 
 def sample(model: Any, n: int, seed: int = 0) -> Frame:
     """``n`` images from a generator, in batches, as one Frame; restores the networks' train/eval modes."""
-    modules = getattr(model, "_modules", {})
+    modules = getattr(model, "networks", {})
     modes = {name: module.training for name, module in modules.items()}
     try:
         generated = model.predict(int(n), seed=seed)

@@ -72,7 +72,7 @@ class ClassifierExtractor(FeatureExtractor):
             raise ParameterError("ClassifierExtractor needs a fitted CNNEstimator (train one, or load_model a saved one).")
         self.model = model
         self.record = dict(record or {})
-        schema = model._info["frame_schema"]
+        schema = model.frame_schema
         self.image_shape = (schema["height"], schema["width"], schema["channels"])
         self.class_names = list(model.class_names or [])
         self.feature_dim = int(model.get_params().get("dense") or self.record.get("feature_dim") or 0)
@@ -80,7 +80,7 @@ class ClassifierExtractor(FeatureExtractor):
 
     @torch.no_grad()
     def _run(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
-        net = self.model._modules["classifier"]
+        net = self.model.networks["classifier"]
         if not callable(getattr(net, "head", None)):  # another classifier net: two passes through the public API
             return self.model.features(frame), self.model.predict_proba(frame)
         # One pass: the penultimate activations, then the head's logits from them.

@@ -13,7 +13,6 @@ from genforge.server.jobs import Supervisor
 from genforge.server.settings import Settings
 from genforge.server.store import Stores
 
-GENERATORS = ("gan", "vae")
 PNG = {200: {"content": {"image/png": {}}, "description": "A PNG image."}}
 
 
@@ -34,7 +33,10 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 def is_generator(algo: str) -> bool:
-    return algo in GENERATORS
+    """Whether the registered estimator ``algo`` makes images (its ``generates`` flag)."""
+    from genforge.estimators import ESTIMATORS
+
+    return bool(getattr(ESTIMATORS.get(algo), "generates", False))
 
 
 def frame_out(row: FrameRow) -> dict[str, Any]:

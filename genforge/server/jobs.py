@@ -19,26 +19,13 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from genforge.serialization import existing_folder
+from genforge.training.checkpoint import checkpoint_epoch
 from genforge.server.db import Database, JobRow, utcnow
 from genforge.server.errors import ApiError, not_found
 from genforge.server.settings import Settings
 
 log = logging.getLogger("genforge.server")
 RESUMABLE = ("cancelled", "interrupted", "failed")
-
-
-def checkpoint_epoch(run_dir: str | Path) -> int:
-    """Epochs recorded in a run folder's checkpoint (0 when there is none)."""
-    import json
-
-    folder = existing_folder(Path(run_dir) / "checkpoint")
-    if folder is None:
-        return 0
-    try:
-        return len(json.loads((folder / "model.json").read_text()).get("history", []))
-    except (OSError, ValueError):
-        return 0
 
 
 class Supervisor:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from genforge.errors import DataError, GenforgeError, ModelFormatError
+from genforge.errors import GenforgeError, ModelFormatError
 from genforge.frame import Frame
 
 ONNX_FILE = "model.onnx"
@@ -48,7 +48,8 @@ class OnnxModel:
             raise ModelFormatError(f"the ONNX file records {self.runtime.num_classes} classes but class names "
                                    f"{names!r}.")
         self.class_names = [str(n) for n in names] if self.runtime.num_classes else None
-        self._info = {"num_classes": self.runtime.num_classes, "latent_dim": self.latent_size}
+        self.num_classes = self.runtime.num_classes
+        self.generates = True
         # One trial run: a file whose graph does not give images of the recorded shape is refused now.
         try:
             images = self.runtime.generate(self.runtime.noise(1, seed=0))
@@ -68,34 +69,16 @@ class OnnxModel:
 
     def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None) -> Frame:
         """As the estimators' ``predict``: ``n`` images from ``seed``'s noise, or one per row of ``n``."""
-        if isinstance(n, (int, np.integer)):
-            if n < 1:
-                raise DataError(f"n must be at least 1, got {n}.")
-            z = self.runtime.noise(int(n), seed)
-        else:
-            z = np.asarray(n, dtype=np.float32)
-        if self.runtime.num_classes:
-            labels = self.runtime._labels(labels, len(z))
-        elif labels is not None:
-            raise DataError("labels were given but this generator is not conditional.")
-        images = self.runtime.generate(z, labels)
-        return Frame(images, labels, self.class_names if labels is not None else None,
-                     name=f"{self.model_id or self.algo} samples")
+        return self.runtime.predict(n, seed=seed, labels=labels)
 
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: Any = None) -> Frame:
         """As the estimators' ``interpolate``: the spherical path between two seeds' noise."""
-        from genforge.estimators.gan import _slerp
-
-        if steps < 2:
-            raise DataError(f"steps must be at least 2, got {steps}.")
-        a, b = self.runtime.noise(1, seed_a)[0], self.runtime.noise(1, seed_b)[0]
-        z = np.stack([_slerp(a, b, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
-        return self.predict(z, labels=None if label is None else [label] * steps)
+        return self.runtime.interpolate(seed_a, seed_b, steps=steps, label=label)
 
     def row_values(self, folder: Path) -> dict[str, Any]:
         """Column values of its database row (see ``store.model_row_values``)."""
         meta = self.runtime.metadata
-        info = {**self._info, "genforge_version": meta.get("genforge_version"), "exported_from": self.model_id}
+        info = {"num_classes": self.num_classes, "latent_dim": self.latent_size, "genforge_version": meta.get("genforge_version"), "exported_from": self.model_id}
         return {"algo": self.algo, "path": str(folder), "parameters": {}, "frame_schema": self.frame_schema,
                 "metrics": {}, "history": [], "info": info, "job_id": None, "source": "upload", "format": "onnx"}
 

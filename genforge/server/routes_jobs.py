@@ -84,7 +84,7 @@ def validate_job(ctx: Context, body: JobCreate) -> dict[str, Any]:
             raise ApiError(422, f"validation_frame: images are {valid.image_shape}, the training frame's "
                                 f"{frame.image_shape} (H, W, C); import it with the same image_size and channels.")
     try:
-        model._check_frame(values, frame)
+        model.check_training_frame(frame)
     except (ParameterError, ValueError) as error:
         raise ApiError(422, f"training_frame: {error}") from None
     return {model.PARAMS.canonical(k): v for k, v in params.items()}

@@ -58,7 +58,7 @@ def metadata(ctx: Context, name: str) -> dict[str, Any]:
     row, model = _generator(ctx, name)
     schema = row.frame_schema or {}
     inputs = [{"name": "z", "datatype": "FP32", "shape": [-1, int(model.latent_size)]}]
-    if (model._info or {}).get("num_classes"):
+    if model.num_classes:
         inputs.append({"name": "label", "datatype": "INT64", "shape": [-1]})
     output = [-1, schema.get("height", -1), schema.get("width", -1), schema.get("channels", -1)]
     platform = "onnxruntime_onnx" if row.format == "onnx" else f"genforge_{row.algo}"

@@ -22,6 +22,7 @@ import numpy as np
 
 from genforge.errors import DataError
 from genforge.frame import Frame
+from genforge.model_folder import read_meta
 from genforge.server.errors import ApiError
 from genforge.server.settings import Settings
 
@@ -175,8 +176,6 @@ class Stores:
 # ------------------------------------------------------------------------------ models
 def model_row_values(folder: Path, job_id: str | None = None, source: str = "job") -> dict[str, Any]:
     """Column values for a model folder, read from its model.json (checked by ``read_meta``)."""
-    from genforge.estimators.base import read_meta
-
     meta = read_meta(folder)
     return {
         "algo": meta["estimator"], "path": str(folder), "parameters": meta.get("params", {}),

@@ -1,7 +1,7 @@
 """One training job in its own process: ``python -m genforge.server.worker JOB_ID --db URL --data-dir DIR``.
 
 The worker reads the job from the database, trains with the run folder as ``run_dir`` (so a checkpoint is
-written after every epoch), reports progress through the estimator's ``on_progress`` hook, saves the model
+written after every epoch), reports progress through a ``ProgressReport`` training callback, saves the model
 and records it. Every write is conditional on the job's ``attempt`` and ``running`` status: a worker whose
 job was cancelled, or restarted elsewhere, stops instead of overwriting it. It exits when its server dies.
 """
@@ -74,9 +74,11 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
     from genforge.artifacts import save_model
     from genforge.errors import GenforgeError
     from genforge.estimators import get_estimator
-    from genforge.serialization import existing_folder
+    from genforge.model_folder import find_model_folder
     from genforge.server.db import Database, FrameRow, JobRow, ModelRow, utcnow
     from genforge.server.store import model_row_values, read_frame
+    from genforge.training.checkpoint import CHECKPOINT_DIR
+    from genforge.training.progress import ProgressReport
 
     db = Database(db_url)
     reporter = Reporter(db, job_id, attempt)
@@ -101,19 +103,18 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
             raise GenforgeError(f"frame {missing[0]!r} was deleted before the job started.")
         train = read_frame(frames[job.training_frame].path, frames[job.training_frame].name)
         valid = read_frame(frames[job.validation_frame].path) if job.validation_frame else None
-        if job.resume and existing_folder(run_dir / "checkpoint") is not None:
+        if job.resume and find_model_folder(run_dir / CHECKPOINT_DIR) is not None:
             params["checkpoint"] = str(run_dir / "checkpoint")
         params.update(run_dir=str(run_dir), verbose=False)
         model = get_estimator(job.algo)(**params)
-        model.on_progress = reporter
         reporter.write(message="training: loading data" if not job.resume else "training: resuming from checkpoint")
-        model.train(training_frame=train, validation_frame=valid)
+        model.train(training_frame=train, validation_frame=valid, callbacks=[ProgressReport(reporter)])
         model_path = save_model(model, data_dir / "models", force=True)
         values = model_row_values(model_path, job_id=job_id, source="job")
         with db.session() as session:
             result = session.execute(
                 update(JobRow).where(JobRow.id == job_id, JobRow.attempt == attempt, JobRow.status == "running")
-                .values(status="done", progress=1.0, model_id=model.model_id, history=model._history,
+                .values(status="done", progress=1.0, model_id=model.model_id, history=model.scoring_history().rows,
                         message=f"done: model {model.model_id}" + _stopped(model), finished=utcnow(),
                         updated=utcnow(), pid=None, eta_secs=0.0))
             if result.rowcount == 0:
@@ -136,7 +137,7 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
 
 
 def _stopped(model) -> str:
-    reason = model._info.get("stopped_reason")
+    reason = model.stopped_reason
     return f" (stopped early: {reason})" if reason else ""
 
 

@@ -5,7 +5,7 @@ How a run is split (see docs/scaling.md):
 - ``torchrun`` starts one process per device and sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (plus
   ``MASTER_ADDR``/``MASTER_PORT``); :func:`session` reads them and joins the process group: ``nccl`` with
   device ``cuda:LOCAL_RANK`` on GPUs, ``gloo`` on the CPU.
-- Once a process group exists, ``Estimator.train`` notices it (``configure_loop``): rank ``r`` of ``W``
+- Once a process group exists, ``Estimator.train`` notices it (``ddp_callback``): rank ``r`` of ``W``
   takes every ``W``-th image of the epoch's shuffled order (DistributedSampler's split, see
   ``BatchSource``), so **the global batch is batch_size x W** images per optimisation step, and DDP
   averages the gradients over the ranks.
@@ -28,14 +28,17 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from genforge.errors import ParameterError
-from genforge.training.loop import LoopConfig, LoopHook, LoopState
+from genforge.training.callbacks import Callback
+
+if TYPE_CHECKING:
+    from genforge.training.loop import TrainingLoop
 
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 # DDP's switch for "do not re-broadcast buffers at every forward" (renamed in recent torch releases).
@@ -144,31 +147,35 @@ def noise_seed(seed: int, rank: int, step: int) -> int:
     return seed + rank + 1_000_003 * step
 
 
-def configure_loop(config: LoopConfig) -> None:
-    """Called by ``Estimator.train`` (``_configure_loop``): a no-op unless a process group is initialised."""
+def ddp_callback(device: torch.device, seed: int) -> "DDPCallback | None":
+    """The DDP callback of this process's training run, or None when no process group is initialised.
+
+    Called by ``Estimator.train``: it checks the device against the backend and agrees on the seed (rank
+    0's), from which every rank shuffles the epochs in the same order (``seed=None`` draws one per rank)."""
     if not is_active():
-        return
-    rank, world_size = dist.get_rank(), dist.get_world_size()
-    if dist.get_backend() == "nccl" and config.device.type != "cuda":
-        raise ParameterError(f"the process group uses nccl (GPUs) but the model is on {config.device}; "
+        return None
+    if dist.get_backend() == "nccl" and device.type != "cuda":
+        raise ParameterError(f"the process group uses nccl (GPUs) but the model is on {device}; "
                              "use device='auto' or 'cuda'.")
-    # The shuffle order of every epoch comes from the seed: all ranks must share it (seed=None draws one each).
-    seeds = [config.seed]
+    seeds = [seed]
     dist.broadcast_object_list(seeds, src=0)
-    config.seed = int(seeds[0])
-    config.is_main_process = rank == 0
-    config.sampler_rank, config.sampler_world_size = rank, world_size
-    config.hooks.append(DDPHook(config.device, config.seed, rank, world_size))
+    return DDPCallback(device, int(seeds[0]), dist.get_rank(), dist.get_world_size())
 
 
-class DDPHook(LoopHook):
-    """Wraps a task's networks in DDP and keeps the ranks in step (metrics, buffers, stop decisions)."""
+class DDPCallback(Callback):
+    """Wraps a task's networks in DDP and keeps the ranks in step (metrics, buffers, stop decisions).
+
+    Its ``seed``, ``rank`` and ``world_size`` go into the loop's config (``LoopConfig``), which splits the
+    batches between ranks."""
+
+    order = -10
 
     def __init__(self, device: torch.device, seed: int, rank: int, world_size: int) -> None:
         self.device, self.seed, self.rank, self.world_size = device, seed, rank, world_size
         # Collectives run on the GPU under nccl, on the CPU under gloo.
         self.comm_device = device if dist.get_backend() == "nccl" else torch.device("cpu")
-        self._stop_checks = 0
+        self._steps = 0
+        self._agree_stops: str | None = None  # the reason of a callback that may stop mid-epoch, if any
 
     def wrap(self, module: nn.Module) -> nn.Module:
         """One DDP wrapper per network (so a GAN's G and D each reduce their own gradients)."""
@@ -183,21 +190,37 @@ class DDPHook(LoopHook):
         # (on_epoch_end). Batch norm therefore normalises over each rank's own batch of batch_size images.
         return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, **_NO_FORWARD_BUFFER_SYNC)
 
-    def on_start(self, task, state: LoopState) -> None:
-        wrap_modules: Callable | None = getattr(task, "wrap_modules", None)
-        if wrap_modules is None:
-            raise ParameterError(f"{type(task).__name__} does not support distributed training yet: it has no "
-                                 "wrap_modules(wrap) method; train it in one process.")
+    def on_train_start(self, loop: "TrainingLoop") -> None:
+        task = loop.task
         # Same starting point everywhere, including networks DDP does not wrap (the generator's EMA).
         with torch.no_grad():
             for module in task.modules.values():
                 for tensor in module.state_dict().values():
                     dist.broadcast(tensor, src=0)
-        wrap_modules(self.wrap)
+        task.wrap_modules(self.wrap)
         if self.rank > 0:
-            torch.manual_seed(noise_seed(self.seed, self.rank, state.step))
+            torch.manual_seed(noise_seed(self.seed, self.rank, loop.state.step))
+        stoppers = [cb for cb in loop.callbacks if cb.stops_mid_epoch]
+        self._agree_stops = getattr(stoppers[0], "reason", "stopped") if stoppers else None
 
-    def on_epoch_end(self, task, row: dict) -> None:
+    def on_step_end(self, loop: "TrainingLoop", metrics: dict) -> None:
+        # Runs after the callbacks that may stop mid-epoch (its order is higher): a rank's own decision is
+        # held back and the ranks compare notes every few steps (one collective each time), so that all of
+        # them stop after the same step.
+        if self._agree_stops is None:
+            return
+        self._steps += 1
+        wants = loop.state.stopped_reason is not None
+        loop.state.stopped_reason = None
+        if self._steps % STOP_CHECK_STEPS:
+            return
+        flag = torch.tensor([1.0 if wants else 0.0], device=self.comm_device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item():
+            loop.request_stop(self._agree_stops)
+
+    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+        task = loop.task
         keys = [k for k, v in row.items() if isinstance(v, float) and k not in ("seconds", "images_per_sec")]
         buffers = [b for m in task.modules.values() for b in m.buffers() if b.is_floating_point()]
         with torch.no_grad():
@@ -215,16 +238,8 @@ class DDPHook(LoopHook):
                     buffer.copy_(flat[offset : offset + buffer.numel()].view_as(buffer))
                     offset += buffer.numel()
 
-    def on_end(self, task, state: LoopState) -> None:
+    def on_train_end(self, loop: "TrainingLoop") -> None:
         # No rank leaves train() before rank 0 has written the last checkpoint: a next train() on another
-        # rank may resume from it.
-        dist.barrier()
-
-    def agree_stop(self, stop: bool) -> bool:
-        # All ranks call this at every step; they compare notes only every few steps (one sync each time).
-        self._stop_checks += 1
-        if self._stop_checks % STOP_CHECK_STEPS:
-            return False
-        flag = torch.tensor([1.0 if stop else 0.0], device=self.comm_device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
+        # rank may resume from it. After an error the others may never arrive: no barrier then.
+        if loop.error is None:
+            dist.barrier()

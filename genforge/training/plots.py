@@ -1,12 +1,19 @@
-"""``history.png``: the per-epoch curves of a run, drawn with Pillow (no plotting library needed)."""
+"""What a run leaves to look at: a fixed-noise sample grid per epoch and ``history.png``, the per-epoch
+curves drawn with Pillow (no plotting library needed)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from PIL import Image, ImageDraw
+
+from genforge.imaging import make_grid, save_png
+from genforge.training.callbacks import Callback
+
+if TYPE_CHECKING:
+    from genforge.training.loop import TrainingLoop
 
 # Columns that are bookkeeping rather than curves worth plotting.
 _SKIP = {"epoch", "step", "seconds", "images_per_sec"}
@@ -44,3 +51,22 @@ def plot_history(history: Sequence[dict], path: Path, size: tuple[int, int] = (6
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
+
+
+class EpochImages(Callback):
+    """After each epoch, on the main process: ``samples/epoch_NNNN.png`` (the task's fixed-noise grid, for
+    generators) and ``history.png`` in ``run_dir``."""
+
+    order = 10
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+        if not loop.is_main_process:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        grid = loop.task.sample_grid()
+        if grid is not None:
+            save_png(make_grid(grid), self.run_dir / "samples" / f"epoch_{loop.state.epoch:04d}.png")
+        plot_history(loop.state.history, self.run_dir / "history.png")

@@ -1,44 +1,56 @@
 """Scores computed during training (FID every K epochs) as extra history columns.
 
-``ScoredTask`` wraps any TrainingTask: it adds the scorer's columns to ``history_columns`` and, every
-``every`` epochs, the scorer's values to ``end_epoch``'s row, so that the loop's generic early stopping
-(``stopping_metric="fid"``) works on them unchanged. Epochs in between have no value in those columns, and
-early stopping counts only the epochs that have one.
+``ScoreEvery`` is the callback: every ``every`` epochs it adds ``scorer()``'s values to the epoch's row,
+so that early stopping works on them unchanged (``stopping_metric="fid"``). Epochs in between have no value
+in those columns, and early stopping counts only the epochs that have one.
+
+The scorers themselves belong to ``genforge.metrics``, a layer above the estimators. It registers a
+factory per score name here (``register_scorer``), and an estimator asked for ``score_every`` or
+``stopping_metric="fid"`` builds its callback through ``score_callback(name, ...)`` without importing the
+metrics; a caller may as well build the callback itself and pass it to ``train(callbacks=[...])``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import numpy as np
 import torch
 
+from genforge.errors import ParameterError
+from genforge.training.callbacks import Callback
 
-class ScoredTask:
-    """A TrainingTask that also records ``scorer()`` (a dict of floats) every ``every`` epochs."""
+if TYPE_CHECKING:
+    from genforge.training.loop import TrainingLoop
 
-    def __init__(self, task: Any, scorer: Callable[[], dict[str, float]], every: int,
-                 columns: Sequence[str] = ("fid",)) -> None:
-        self._task = task
-        self._scorer = scorer
-        self._every = max(1, int(every))
-        self._columns = list(columns)
+# score name -> factory(model, reference, every=..., samples=..., extractor=..., seed=...) -> Callback
+SCORERS: dict[str, Callable[..., Callback]] = {}
 
-    def __getattr__(self, name: str) -> Any:  # modules, optimizers, wrap_modules, ... of the wrapped task
-        return getattr(self.__dict__["_task"], name)
 
-    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, step: int) -> dict[str, torch.Tensor]:
-        return self._task.train_step(images, labels, step)
+class ScoreEvery(Callback):
+    """Adds ``scorer()`` (a dict of floats) to every ``every``-th epoch's row, without moving the training
+    RNG stream."""
 
-    def end_epoch(self, epoch: int) -> dict[str, float]:
-        row = dict(self._task.end_epoch(epoch))
-        if epoch % self._every == 0:
-            with torch.random.fork_rng(devices=[]):  # scoring must not move the training RNG stream
-                row.update(self._scorer())
-        return row
+    order = -20
 
-    def sample_grid(self) -> np.ndarray | None:
-        return self._task.sample_grid()
+    def __init__(self, scorer: Callable[[], dict[str, float]], every: int, columns: Sequence[str] = ("fid",)) -> None:
+        self.scorer = scorer
+        self.every = max(1, int(every))
+        self.columns = tuple(columns)
 
-    def history_columns(self) -> list[str]:
-        return list(self._task.history_columns()) + [c for c in self._columns if c not in self._task.history_columns()]
+    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+        if loop.state.epoch % self.every == 0:
+            with torch.random.fork_rng(devices=[]):
+                row.update(self.scorer())
+
+
+def register_scorer(name: str, factory: Callable[..., Callback]) -> None:
+    """Make ``name`` (e.g. "fid") available to estimators' ``score_every`` / ``stopping_metric``."""
+    SCORERS[name] = factory
+
+
+def score_callback(name: str, model: Any, reference: Any, **options: Any) -> Callback:
+    """The callback that records score ``name`` of ``model`` against ``reference`` during training."""
+    if name not in SCORERS:
+        known = ", ".join(sorted(SCORERS)) or "none (import genforge.metrics to register them)"
+        raise ParameterError(f"no score {name!r} can be computed during training; known scores: {known}.")
+    return SCORERS[name](model, reference, **options)

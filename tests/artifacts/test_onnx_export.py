@@ -35,7 +35,7 @@ def frame():
 def test_gan_generator_matches_pytorch(frame, tmp_path, arch, conditional):
     gan = gf.GANEstimator(architecture=arch, conditional=conditional, width=8, latent_dim=8, **TINY)
     gan.train(training_frame=frame)
-    path = gan.export_onnx(tmp_path / "gen.onnx")
+    path = gf.export_onnx(gan, tmp_path / "gen.onnx")
     z = gan.noise(5, seed=3)
     labels = np.array([0, 1, 2, 3, 1]) if conditional else None
     with torch.no_grad():
@@ -73,12 +73,12 @@ def test_vae_decoder_and_cnn_classifier(frame, tmp_path):
     if not hasattr(gf, "VAEEstimator") or not hasattr(gf, "CNNEstimator"):
         pytest.skip("the VAE and CNN estimators are not in this tree")
     vae = gf.VAEEstimator(architecture="mlp", conditional=True, width=4, latent_dim=4, **TINY).train(training_frame=frame)
-    runtime = OnnxGenerator(vae.export_onnx(tmp_path / "vae.onnx"))
+    runtime = OnnxGenerator(gf.export_onnx(vae, tmp_path / "vae.onnx"))
     z, labels = vae.noise(5, seed=2), np.array([0, 1, 2, 3, 0])
     assert (runtime.generate(z, labels) == vae.decode(z, labels).images).mean() > 0.999
 
     cnn = gf.CNNEstimator(width=4, dense=8, **TINY).train(training_frame=frame)
-    session = ort.InferenceSession(str(cnn.export_onnx(tmp_path / "cnn.onnx")))
+    session = ort.InferenceSession(str(gf.export_onnx(cnn, tmp_path / "cnn.onnx")))
     (probabilities,) = session.run(None, {"images": frame.to_numpy((-1, 1), channels_first=True)})
     np.testing.assert_allclose(probabilities, cnn.predict_proba(frame), atol=1e-4, rtol=0)
 
