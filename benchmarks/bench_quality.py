@@ -18,7 +18,6 @@ import json
 import os
 import time
 
-import numpy as np
 import torch
 from torch import nn
 

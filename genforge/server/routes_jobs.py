@@ -74,7 +74,7 @@ def validate_job(ctx: Context, body: JobCreate) -> dict[str, Any]:
         if checkpoint is not None:
             _check_checkpoint(ctx, body.algo, checkpoint)
             model.set_params(checkpoint=None)  # the model id is resolved to its folder by the worker
-        values = model.validated_params()
+        model.validated_params()
     except ParameterError as error:
         raise ApiError(422, f"parameters: {error}") from None
     frame = load_frame(ctx, body.training_frame)

@@ -1,54 +1,19 @@
-"""The one way to extend the training loop: callbacks called at four points with the running loop.
+"""The loop's own callbacks: the finite-loss check, the time limit and early stopping.
 
-    on_train_start(loop)           once, before the first step (after a checkpoint was restored)
-    on_step_end(loop, metrics)     after every optimisation step; ``metrics`` are the step's detached
-                                   tensors (reading them syncs the device: use ``loop.running_means``,
-                                   set every ``REFRESH_STEPS`` steps, instead)
-    on_epoch_end(loop, row)        after each epoch; ``row`` is already the last entry of
-                                   ``loop.state.history`` and a callback may add columns to it
-    on_train_end(loop)             always, last; ``loop.error`` is set when training failed
-
-Callbacks run in ascending ``order`` (then in the order given): the finite-loss check (-30), scores that add
-columns (-20) and the time limit (-15) come before DDP (-10: it averages the row and holds back a rank's
-mid-epoch stop until the ranks agree), then early stopping (0), checkpoints and grids (10) and progress (20).
-A callback stops training by calling ``loop.request_stop(reason)``. Early stopping, the time limit and the
-finite-loss check are here; checkpoints are in ``checkpoint.py``, grids and plots in ``plots.py``, progress
-in ``progress.py``, scores during training in ``scoring.py`` and DDP in ``distributed.py``.
+The protocol they follow (``Callback``, four hooks called with the running ``TrainingLoop``) is in
+``loop.py``; checkpoints are in ``checkpoint.py``, grids and plots in ``plots.py``, progress in
+``progress.py``, scores during training in ``scoring.py`` and DDP in ``distributed.py``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
 from genforge.errors import ParameterError, TrainingError
-
-if TYPE_CHECKING:  # the loop imports this module; the type is only named here
-    from genforge.training.loop import TrainingLoop
-
-
-class Callback:
-    """Base class: every hook is a no-op. ``columns``: history columns this callback adds to epoch rows."""
-
-    order: ClassVar[int] = 0
-    columns: tuple[str, ...] = ()
-    # True for callbacks that may stop in the middle of an epoch: ranks of a DDP job must agree on it.
-    stops_mid_epoch: ClassVar[bool] = False
-
-    def on_train_start(self, loop: "TrainingLoop") -> None:
-        """Once, before the first step."""
-
-    def on_step_end(self, loop: "TrainingLoop", metrics: dict[str, torch.Tensor]) -> None:
-        """After each optimisation step."""
-
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
-        """After each epoch; ``row`` may be extended."""
-
-    def on_train_end(self, loop: "TrainingLoop") -> None:
-        """Always, at the end (``loop.error`` tells whether training failed)."""
+from genforge.training.loop import Callback, TrainingLoop
 
 
 class FiniteCheck(Callback):
@@ -57,16 +22,16 @@ class FiniteCheck(Callback):
 
     order = -30
 
-    def on_step_end(self, loop: "TrainingLoop", metrics: dict[str, torch.Tensor]) -> None:
+    def on_step_end(self, loop: TrainingLoop, metrics: dict[str, torch.Tensor]) -> None:
         if loop.running_means is not None:
             self._check(loop, loop.running_means, epoch=loop.state.epoch + 1, good=loop.state.epoch)
 
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+    def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         # At an epoch's end ``running_means`` holds the epoch's means of the step metrics.
         self._check(loop, loop.running_means or {}, epoch=loop.state.epoch, good=loop.state.epoch - 1)
 
     @staticmethod
-    def _check(loop: "TrainingLoop", means: dict[str, float], epoch: int, good: int) -> None:
+    def _check(loop: TrainingLoop, means: dict[str, float], epoch: int, good: int) -> None:
         bad = [name for name, value in means.items() if isinstance(value, float) and not math.isfinite(value)]
         if not bad:
             return
@@ -88,7 +53,7 @@ class TimeLimit(Callback):
     def __init__(self, seconds: float) -> None:
         self.seconds = float(seconds)
 
-    def on_step_end(self, loop: "TrainingLoop", metrics: dict[str, torch.Tensor]) -> None:
+    def on_step_end(self, loop: TrainingLoop, metrics: dict[str, torch.Tensor]) -> None:
         if time.monotonic() - loop.started >= self.seconds:
             loop.request_stop(self.reason)
 
@@ -101,14 +66,14 @@ class EarlyStopping(Callback):
     def __init__(self, metric: str, rounds: int, tolerance: float = 1e-3, minimize: bool = True) -> None:
         self.metric, self.rounds, self.tolerance, self.minimize = metric, int(rounds), float(tolerance), minimize
 
-    def on_train_start(self, loop: "TrainingLoop") -> None:
+    def on_train_start(self, loop: TrainingLoop) -> None:
         if self.metric not in loop.history_columns:
             raise ParameterError(
                 f"stopping_metric {self.metric!r} is not recorded by this estimator; "
                 f"choose one of: {', '.join(loop.history_columns)}."
             )
 
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+    def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         if self.metric not in row:
             return
         state = loop.state

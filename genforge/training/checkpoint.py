@@ -10,18 +10,14 @@ to continue from. A killed run resumed from its last checkpoint ends with the we
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 
 from genforge.model_folder import find_model_folder, read_meta, read_training_state, write_model_folder
 from genforge.serialization import flatten_state, unflatten_state
-from genforge.training.callbacks import Callback
-from genforge.training.loop import LoopState, TrainingTask
+from genforge.training.loop import Callback, LoopState, TrainingLoop, TrainingTask
 from genforge.training.runtime import restore_rng, rng_snapshot
-
-if TYPE_CHECKING:
-    from genforge.training.loop import TrainingLoop
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -39,15 +35,15 @@ class Checkpointer(Callback):
         self.folder, self.describe, self.every = Path(folder), describe, max(1, int(every))
         self.written_epoch: int | None = None
 
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+    def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         if loop.state.epoch % self.every == 0:
             self.write(loop)
 
-    def on_train_end(self, loop: "TrainingLoop") -> None:
+    def on_train_end(self, loop: TrainingLoop) -> None:
         if loop.error is None and loop.state.epoch > 0 and self.written_epoch != loop.state.epoch:
             self.write(loop)
 
-    def write(self, loop: "TrainingLoop") -> None:
+    def write(self, loop: TrainingLoop) -> None:
         if not loop.is_main_process:
             return
         meta, tensors = self.describe()

@@ -28,17 +28,14 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from genforge.errors import ParameterError
-from genforge.training.callbacks import Callback
-
-if TYPE_CHECKING:
-    from genforge.training.loop import TrainingLoop
+from genforge.training.loop import Callback, TrainingLoop
 
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 # DDP's switch for "do not re-broadcast buffers at every forward" (renamed in recent torch releases).
@@ -190,7 +187,7 @@ class DDPCallback(Callback):
         # (on_epoch_end). Batch norm therefore normalises over each rank's own batch of batch_size images.
         return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, **_NO_FORWARD_BUFFER_SYNC)
 
-    def on_train_start(self, loop: "TrainingLoop") -> None:
+    def on_train_start(self, loop: TrainingLoop) -> None:
         task = loop.task
         # Same starting point everywhere, including networks DDP does not wrap (the generator's EMA).
         with torch.no_grad():
@@ -203,7 +200,7 @@ class DDPCallback(Callback):
         stoppers = [cb for cb in loop.callbacks if cb.stops_mid_epoch]
         self._agree_stops = getattr(stoppers[0], "reason", "stopped") if stoppers else None
 
-    def on_step_end(self, loop: "TrainingLoop", metrics: dict) -> None:
+    def on_step_end(self, loop: TrainingLoop, metrics: dict) -> None:
         # Runs after the callbacks that may stop mid-epoch (its order is higher): a rank's own decision is
         # held back and the ranks compare notes every few steps (one collective each time), so that all of
         # them stop after the same step.
@@ -219,7 +216,7 @@ class DDPCallback(Callback):
         if flag.item():
             loop.request_stop(self._agree_stops)
 
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+    def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         task = loop.task
         keys = [k for k, v in row.items() if isinstance(v, float) and k not in ("seconds", "images_per_sec")]
         buffers = [b for m in task.modules.values() for b in m.buffers() if b.is_floating_point()]
@@ -238,7 +235,7 @@ class DDPCallback(Callback):
                     buffer.copy_(flat[offset : offset + buffer.numel()].view_as(buffer))
                     offset += buffer.numel()
 
-    def on_train_end(self, loop: "TrainingLoop") -> None:
+    def on_train_end(self, loop: TrainingLoop) -> None:
         # No rank leaves train() before rank 0 has written the last checkpoint: a next train() on another
         # rank may resume from it. After an error the others may never arrive: no barrier then.
         if loop.error is None:

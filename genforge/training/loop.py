@@ -4,7 +4,25 @@ An estimator describes *what* one optimisation step is (its phases) through a ``
 steps it over batches of in-memory uint8 tensors and keeps the per-epoch history. Everything else that
 happens around the steps (early stopping, ``max_runtime_secs``, the finite-loss check, checkpoints, sample
 grids and ``history.png``, the progress bar and progress reports, scores such as FID, DDP) is a callback
-(see ``callbacks.py``) that the estimator or the caller hands in.
+that the estimator or the caller hands in.
+
+Callbacks (``Callback``) are called at four points with the running loop (``TrainingLoop``):
+
+    on_train_start(loop)           once, before the first step (after a checkpoint was restored)
+    on_step_end(loop, metrics)     after every optimisation step; ``metrics`` are the step's detached
+                                   tensors (reading them syncs the device: use ``loop.running_means``,
+                                   set every ``REFRESH_STEPS`` steps, instead)
+    on_epoch_end(loop, row)        after each epoch; ``row`` is already the last entry of
+                                   ``loop.state.history`` and a callback may add columns to it
+    on_train_end(loop)             always, last; ``loop.error`` is set when training failed
+
+They run in ascending ``order`` (then in the order given): the finite-loss check (-30), scores that add
+columns (-20) and the time limit (-15) come before DDP (-10: it averages the row and holds back a rank's
+mid-epoch stop until the ranks agree), then early stopping (0), checkpoints and grids (10) and progress
+(20). A callback stops training with ``loop.request_stop(reason)``. The finite-loss check, the time limit
+and early stopping are in ``callbacks.py``, checkpoints in ``checkpoint.py``, grids and plots in
+``plots.py``, progress in ``progress.py``, scores during training in ``scoring.py``, DDP in
+``distributed.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +30,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, ClassVar, Iterable, Protocol
 
 import numpy as np
 import torch
@@ -20,10 +38,30 @@ from torch import nn
 
 from genforge.frame import Frame
 from genforge.training.batches import BatchSource
-from genforge.training.callbacks import Callback
 
 # Running means of the step metrics are computed every this many steps: each costs one host-device sync.
 REFRESH_STEPS = 20
+
+
+class Callback:
+    """Base class: every hook is a no-op. ``columns``: history columns this callback adds to epoch rows."""
+
+    order: ClassVar[int] = 0
+    columns: tuple[str, ...] = ()
+    # True for callbacks that may stop in the middle of an epoch: ranks of a DDP job must agree on it.
+    stops_mid_epoch: ClassVar[bool] = False
+
+    def on_train_start(self, loop: "TrainingLoop") -> None:
+        """Once, before the first step."""
+
+    def on_step_end(self, loop: "TrainingLoop", metrics: dict[str, torch.Tensor]) -> None:
+        """After each optimisation step."""
+
+    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+        """After each epoch; ``row`` may be extended."""
+
+    def on_train_end(self, loop: "TrainingLoop") -> None:
+        """Always, at the end (``loop.error`` tells whether training failed)."""
 
 
 @dataclass(frozen=True)

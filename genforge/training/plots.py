@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from PIL import Image, ImageDraw
 
 from genforge.imaging import make_grid, save_png
-from genforge.training.callbacks import Callback
-
-if TYPE_CHECKING:
-    from genforge.training.loop import TrainingLoop
+from genforge.training.loop import Callback, TrainingLoop
 
 # Columns that are bookkeeping rather than curves worth plotting.
 _SKIP = {"epoch", "step", "seconds", "images_per_sec"}
@@ -62,7 +59,7 @@ class EpochImages(Callback):
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
 
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+    def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         if not loop.is_main_process:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -4,18 +4,15 @@ workers write them to the job's row)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
-from genforge.training.callbacks import Callback
-
-if TYPE_CHECKING:
-    from genforge.training.loop import TrainingLoop
+from genforge.training.loop import Callback, TrainingLoop
 
 
-def _totals(loop: "TrainingLoop") -> tuple[int, int]:
+def _totals(loop: TrainingLoop) -> tuple[int, int]:
     """Images of the whole run and images done so far (earlier runs of a resumed one included)."""
     per_epoch = loop.plan.steps_per_epoch * loop.plan.images_per_step
     return loop.config.epochs * per_epoch, loop.resumed_epochs * per_epoch + loop.images_done
@@ -29,12 +26,12 @@ class ProgressBar(Callback):
     def __init__(self) -> None:
         self.bar: tqdm | None = None
 
-    def on_train_start(self, loop: "TrainingLoop") -> None:
+    def on_train_start(self, loop: TrainingLoop) -> None:
         if loop.is_main_process:
             total, done = _totals(loop)
             self.bar = tqdm(total=total, initial=done, unit="img", unit_scale=True, dynamic_ncols=True, leave=True)
 
-    def on_step_end(self, loop: "TrainingLoop", metrics: dict[str, torch.Tensor]) -> None:
+    def on_step_end(self, loop: TrainingLoop, metrics: dict[str, torch.Tensor]) -> None:
         if self.bar is None:
             return
         self.bar.update(loop.last_step_images)
@@ -43,13 +40,13 @@ class ProgressBar(Callback):
             self.bar.set_postfix({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in values.items()},
                                  refresh=False)
 
-    def on_train_end(self, loop: "TrainingLoop") -> None:
+    def on_train_end(self, loop: TrainingLoop) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
 
-def progress_snapshot(loop: "TrainingLoop", row: dict | None = None) -> dict:
+def progress_snapshot(loop: TrainingLoop, row: dict | None = None) -> dict:
     """What a reporter receives: counters, 0..1 progress, images/s and ETA of this run, the running means,
     and at an epoch's end the history so far."""
     total, done = _totals(loop)
@@ -75,10 +72,10 @@ class ProgressReport(Callback):
     def __init__(self, report: Callable[[dict], None]) -> None:
         self.report = report
 
-    def on_step_end(self, loop: "TrainingLoop", metrics: dict[str, torch.Tensor]) -> None:
+    def on_step_end(self, loop: TrainingLoop, metrics: dict[str, torch.Tensor]) -> None:
         if loop.is_main_process and loop.running_means is not None:
             self.report(progress_snapshot(loop))
 
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+    def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         if loop.is_main_process:
             self.report(progress_snapshot(loop, row))

@@ -12,15 +12,12 @@ metrics; a caller may as well build the callback itself and pass it to ``train(c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from genforge.errors import ParameterError
-from genforge.training.callbacks import Callback
-
-if TYPE_CHECKING:
-    from genforge.training.loop import TrainingLoop
+from genforge.training.loop import Callback, TrainingLoop
 
 # score name -> factory(model, reference, every=..., samples=..., extractor=..., seed=...) -> Callback
 SCORERS: dict[str, Callable[..., Callback]] = {}
@@ -37,7 +34,7 @@ class ScoreEvery(Callback):
         self.every = max(1, int(every))
         self.columns = tuple(columns)
 
-    def on_epoch_end(self, loop: "TrainingLoop", row: dict) -> None:
+    def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         if loop.state.epoch % self.every == 0:
             with torch.random.fork_rng(devices=[]):
                 row.update(self.scorer())

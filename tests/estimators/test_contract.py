@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
 import genforge as gf
 from genforge.errors import NotFittedError, ParameterError
+from genforge.training.loop import Callback
 
 from .cases import CASES
 
@@ -87,3 +90,99 @@ def test_checkpoint_continues_to_the_total_epochs(case, tiny_frame, tmp_path):
 def test_train_without_data_is_a_clear_error(case):
     with pytest.raises(gf.DataError, match="training_frame"):
         case.cls(**case.params).train()
+
+
+def test_the_signature_lists_the_declared_parameters(case):
+    signature = inspect.signature(case.cls)
+    assert list(signature.parameters) == case.cls.PARAMS.names()
+    for name, parameter in signature.parameters.items():
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameter.default == case.cls.PARAMS[name].default
+    assert "epochs" in (case.cls.__init__.__doc__ or "")
+
+
+def test_get_params_deep_and_clone(case, tiny_frame):
+    model = case.cls(**case.params)
+    assert model.get_params(deep=False) == model.get_params(deep=True)  # no parameter holds an estimator
+    trained = model.train(training_frame=tiny_frame)
+    copy = gf.clone(trained)
+    assert type(copy) is case.cls and not copy.is_fitted
+    assert copy.get_params() == trained.get_params()
+    copy.set_params(epochs=99)
+    assert trained.get_params()["epochs"] == case.params["epochs"]  # a copy, not the same object
+    with pytest.raises(ParameterError, match="clone needs a genforge estimator"):
+        gf.clone(object())
+
+
+def test_x_and_y_are_used_or_refused(case, tiny_frame):
+    with pytest.raises(gf.DataError, match="name columns in H2O"):
+        case.cls(**case.params).train(x=["pixel0", "pixel1"], training_frame=tiny_frame)
+    with pytest.raises(gf.DataError, match="either x or training_frame"):
+        case.cls(**case.params).train(x=tiny_frame, training_frame=tiny_frame)
+    # y="label" means the frame's own labels; y as an array replaces them.
+    assert case.cls(**case.params).train(x=tiny_frame, y="label").is_fitted
+    with pytest.raises(gf.DataError, match="has none"):
+        case.cls(**case.params).train(x=gf.Frame(tiny_frame.images), y="label")
+    relabelled = case.cls(**case.params).train(x=tiny_frame, y=tiny_frame.labels[::-1].copy())
+    assert relabelled.is_fitted
+
+
+def test_unknown_predict_and_performance_options_are_refused(case, tiny_frame):
+    model = case.cls(**case.params).train(training_frame=tiny_frame)
+    with pytest.raises(ParameterError, match="unknown option.*'colour'"):
+        model.predict(tiny_frame if case.cls is gf.CNNEstimator else 2, colour="red")
+    with pytest.raises(ParameterError, match="unknown option.*'colour'"):
+        model.model_performance(tiny_frame, colour="red")
+
+
+class _Crash(Callback):
+    """Interrupts training at the end of ``epoch``, before that epoch's checkpoint is written."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, loop, row) -> None:
+        if loop.state.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_exactly(case, tiny_frame, tmp_path):
+    params = {**case.params, "epochs": 3}
+    straight = case.cls(**params, run_dir=str(tmp_path / "a")).train(training_frame=tiny_frame)
+    with pytest.raises(KeyboardInterrupt):
+        case.cls(**params, run_dir=str(tmp_path / "b")).train(training_frame=tiny_frame, callbacks=[_Crash(3)])
+    assert gf.load_model(tmp_path / "b" / "checkpoint").scoring_history()["epoch"] == [1, 2]
+    resumed = case.cls(**params, checkpoint=str(tmp_path / "b" / "checkpoint")).train(training_frame=tiny_frame)
+    assert straight.networks.keys() == resumed.networks.keys()
+    for name, module in straight.networks.items():
+        for (key, a), b in zip(module.state_dict().items(), resumed.networks[name].state_dict().values()):
+            assert np.array_equal(a.numpy(), b.numpy()), f"{name}.{key}"
+    first_loss = [c for c in straight.scoring_history().columns if c.endswith("loss")][0]
+    assert resumed.scoring_history()[first_loss] == straight.scoring_history()[first_loss]
+
+
+class _Recorder(Callback):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def on_train_start(self, loop) -> None:
+        self.calls.append(f"start:{loop.plan.steps_per_epoch}")
+
+    def on_step_end(self, loop, metrics) -> None:
+        self.calls.append("step")
+
+    def on_epoch_end(self, loop, row) -> None:
+        row["recorded"] = 1.0
+        self.calls.append(f"epoch:{loop.state.epoch}")
+
+    def on_train_end(self, loop) -> None:
+        self.calls.append(f"end:{loop.error is None}")
+
+
+def test_a_callers_callback_sees_every_point_of_the_loop(case, tiny_frame):
+    recorder = _Recorder()
+    model = case.cls(**case.params).train(training_frame=tiny_frame, callbacks=[recorder])
+    steps = len(tiny_frame) // case.params["batch_size"]
+    assert recorder.calls == ([f"start:{steps}"] + ["step"] * steps + ["epoch:1"] + ["step"] * steps
+                              + ["epoch:2", "end:True"])
+    assert model.scoring_history()["recorded"] == [1.0, 1.0]  # columns a callback adds are kept

@@ -7,7 +7,6 @@ import pytest
 
 import genforge as gf
 from genforge.errors import DataError, ParameterError
-from genforge.estimators.vae import VAETask
 
 from ..conftest import make_frame
 
@@ -133,26 +132,3 @@ def test_training_input_errors():
     assert gf.VAEEstimator(**TINY, architecture="mlp").train(training_frame=make_frame(n=8, size=6)).is_fitted
     with pytest.raises(ParameterError, match="beta"):
         gf.VAEEstimator(**TINY, beta=-1).train(training_frame=make_frame(n=8, size=8))
-
-
-def test_an_interrupted_run_resumes_exactly(tmp_path, monkeypatch):
-    frame = make_frame(n=16, size=8)
-    params = {**TINY, "epochs": 3, "conditional": True, "kl_warmup_epochs": 2}
-    straight = gf.VAEEstimator(**params, run_dir=str(tmp_path / "a")).train(training_frame=frame)
-
-    end_epoch = VAETask.end_epoch
-
-    def crash(self, epoch):
-        if epoch == 3:
-            raise KeyboardInterrupt
-        return end_epoch(self, epoch)
-
-    monkeypatch.setattr(VAETask, "end_epoch", crash)
-    with pytest.raises(KeyboardInterrupt):
-        gf.VAEEstimator(**params, run_dir=str(tmp_path / "b")).train(training_frame=frame)
-    monkeypatch.setattr(VAETask, "end_epoch", end_epoch)
-    resumed = gf.VAEEstimator(**params, checkpoint=str(tmp_path / "b" / "checkpoint")).train(training_frame=frame)
-    for name, module in straight._modules.items():
-        for (key, a), b in zip(module.state_dict().items(), resumed._modules[name].state_dict().values()):
-            assert np.array_equal(a.numpy(), b.numpy()), f"{name}.{key}"
-    assert [r["loss"] for r in resumed.scoring_history().rows] == [r["loss"] for r in straight.scoring_history().rows]

@@ -10,6 +10,7 @@ comparison exact up to float rounding: it has no batch norm, whose batch statist
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,9 @@ PARAMS = dict(architecture="mlp", conditional=True, loss="hinge", epochs=2, seed
               verbose=False, deterministic=True)
 PER_RANK_BATCH = 4
 WORLD = 2
+# Schedules that depend on the length of training: the VAE's KL warm-up, the CNN's cosine learning rate.
+SCHEDULED = {"vae": dict(epochs=3, kl_warmup_epochs=2, seed=1, width=4, latent_dim=4, verbose=False),
+             "cnn": dict(epochs=3, lr_schedule="cosine", seed=1, width=4, dense=8, verbose=False)}
 
 
 def shared_noise(self: GANTask, batch: int) -> torch.Tensor:
@@ -45,7 +49,7 @@ def shared_noise(self: GANTask, batch: int) -> torch.Tensor:
 
 
 WORKER = textwrap.dedent("""
-    import sys, torch
+    import json, sys, torch
     torch.set_num_threads(1)
     sys.path[:0] = [{tests!r}, {here!r}]
     from safetensors.torch import save_file
@@ -53,7 +57,7 @@ WORKER = textwrap.dedent("""
     from genforge.estimators.gan import GANTask
     from genforge.training import distributed
     from conftest import make_frame
-    from test_distributed import PARAMS, PER_RANK_BATCH, shared_noise
+    from test_distributed import PARAMS, PER_RANK_BATCH, SCHEDULED, shared_noise
 
     out = sys.argv[1]
     GANTask._noise = shared_noise
@@ -76,6 +80,11 @@ WORKER = textwrap.dedent("""
         dcgan = gf.GANEstimator(architecture="dcgan", r1_gamma=1.0, epochs=1, batch_size=PER_RANK_BATCH, seed=2,
                                 width=8, latent_dim=8, verbose=False).train(training_frame=frame)
         weights(dcgan, "dcgan")
+        vae = gf.VAEEstimator(**SCHEDULED["vae"], batch_size=PER_RANK_BATCH).train(training_frame=frame)
+        cnn = gf.CNNEstimator(**SCHEDULED["cnn"], batch_size=PER_RANK_BATCH).train(training_frame=frame)
+        if env.is_main_process:
+            with open(out + "/schedules.json", "w") as handle:
+                json.dump({{"vae": vae.scoring_history()["kl_weight"], "cnn": cnn.scoring_history()["lr"]}}, handle)
 """)
 
 
@@ -195,3 +204,17 @@ def test_train_nproc_launches_torchrun_with_the_other_arguments(monkeypatch):
                                            "--epochs", "2", "--out", "m"])
     assert result.exit_code == 0, result.output
     assert calls == [(2, ["train", "--algo", "gan", "--frame", "digits", "--out", "m", "--epochs", "2"])]
+
+
+def test_schedules_follow_the_same_course_on_two_ranks_as_on_one_process(ddp_run):
+    """Steps per epoch come from the loop, which counts them over all ranks: the KL warm-up and the cosine
+    learning rate run over the same epochs whether one process takes batches of 8 or two take 4 each."""
+    distributed = json.loads((ddp_run / "schedules.json").read_text())
+    frame = make_frame(n=32, size=8)
+    batch = PER_RANK_BATCH * WORLD
+    vae = gf.VAEEstimator(**SCHEDULED["vae"], batch_size=batch).train(training_frame=frame)
+    cnn = gf.CNNEstimator(**SCHEDULED["cnn"], batch_size=batch).train(training_frame=frame)
+    assert distributed["vae"] == pytest.approx(vae.scoring_history()["kl_weight"], abs=1e-6)
+    assert distributed["cnn"] == pytest.approx(cnn.scoring_history()["lr"], abs=1e-9)
+    assert vae.scoring_history()["kl_weight"][-1] == 1.0 > vae.scoring_history()["kl_weight"][0]
+    assert cnn.scoring_history()["lr"][0] > cnn.scoring_history()["lr"][-1]

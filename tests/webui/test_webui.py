@@ -4,7 +4,6 @@ the latent space, evaluate, download; a broken upload shows the server's error; 
 
 from __future__ import annotations
 
-import io
 import zipfile
 
 import httpx
