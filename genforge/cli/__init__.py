@@ -1,0 +1,1 @@
+"""The ``genforge`` command line (``main.py``): train, generate, evaluate, export, predict, datasets, start."""

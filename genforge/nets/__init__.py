@@ -1,4 +1,5 @@
-"""GAN networks: MLP, DCGAN and SNGAN-style ResNet generators and discriminators, built by name."""
+"""Networks by name: MLP, DCGAN and SNGAN-style ResNet generators and discriminators, VAE and CNN nets, and
+the inference graphs handed to ONNX export (``export.py``)."""
 
 from genforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from genforge.nets.layers import ConditionalBatchNorm2d, apply_spectral_norm
