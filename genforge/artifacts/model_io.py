@@ -38,3 +38,24 @@ def load_model(path: str | Path) -> Estimator:
     except GenforgeError:
         raise ModelFormatError(f"{folder} holds an unknown estimator {meta['estimator']!r}.") from None
     return cls._from_meta(folder, meta)
+
+
+def write_metrics(folder: Path, metrics: dict) -> None:
+    """Replace the ``metrics`` entry of the saved model ``folder``'s model.json (the rest stays as it is).
+
+    The new model.json is written beside the old one and renamed over it, so a reader sees either version,
+    never half of one. The weights checksum does not cover model.json, so the model still loads.
+    """
+    import os
+
+    from genforge.serialization import META_FILE, read_json, write_json
+
+    path = Path(folder) / META_FILE
+    meta = read_json(path)
+    meta["metrics"] = dict(metrics)
+    tmp = path.with_name(f".{META_FILE}.tmp-{os.getpid()}")
+    try:
+        write_json(tmp, meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
