@@ -180,19 +180,19 @@ class Repository:
     def add_model(self, ident: str, staged: Path, values: dict[str, Any], end: JobEnd | None = None) -> ModelRow:
         """Move the fully written folder ``staged`` to ``models/<ident>`` and record it, with ``end`` (a
         finished job's update) in the same transaction. The folder is kept only once the row is committed:
-        when the job has moved on (JobGone) or the database refuses, it is removed and the error raised."""
+        when the job has moved on (JobGone) or the database refuses, it is removed and the error raised.
+        (A process killed in between leaves at most the folder, never a row without one.)"""
         from genforge.serialization import replace_folder
 
         target = self.settings.models_dir / ident
         moved = False
         try:
+            replace_folder(staged, target)
+            moved = True
             with self.db.session() as session:
                 if end is not None:
                     end_job(session, end)
                 row = session.merge(ModelRow(id=ident, **{**values, "path": str(target)}))
-                session.flush()  # a refused row fails here, before the folder is moved
-                replace_folder(staged, target)
-                moved = True
                 session.commit()
         except BaseException as error:
             shutil.rmtree(target if moved else staged, ignore_errors=True)
