@@ -85,6 +85,8 @@ class Supervisor:
                 where = f"its last checkpoint is epoch {epoch}" if epoch else "no epoch had finished"
                 row.status, row.pid, row.finished, row.updated = "interrupted", None, utcnow(), utcnow()
                 row.message = f"the server stopped while this job ran ({where}); POST .../resume to continue."
+                if row.kind == "evaluate":
+                    row.message = "the server stopped while this evaluation ran; POST .../resume to run it again."
             session.commit()
         if rows:
             log.warning("%d job(s) were running when the server last stopped; marked interrupted", len(rows))

@@ -1,5 +1,6 @@
-"""``/api/v1/estimators`` (parameter schemas) and ``/api/v1/jobs`` (training jobs, their progress as
-Server-Sent Events, cancel and resume)."""
+"""``/api/v1/estimators`` (parameter schemas) and ``/api/v1/jobs`` (training and evaluate jobs, their
+progress as Server-Sent Events, cancel and resume). Evaluate jobs are started by ``POST
+/api/v1/models/{id}/evaluate`` (routes_models)."""
 
 from __future__ import annotations
 

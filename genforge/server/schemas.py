@@ -117,8 +117,7 @@ class JobOut(BaseModel):
     metrics: dict[str, Any] | None = None
     history: list[dict[str, Any]]
     model_id: str | None = None
-    result: dict[str, Any] | None = Field(None, description="An evaluate job's outcome when done: "
-                                          "{\"model_id\", \"frame\", \"metrics\"} (as EvaluateOut).")
+    result: EvaluateOut | None = Field(None, description="An evaluate job's scores, once it is done.")
     created: str
     started: str | None = None
     finished: str | None = None
