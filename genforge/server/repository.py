@@ -173,7 +173,8 @@ class Repository:
         """A fresh hidden folder under models/ to write a model into before ``add_model`` moves it."""
         import tempfile
 
-        assert prefix in STAGING_PREFIXES
+        if prefix not in STAGING_PREFIXES:  # sweep_staging removes only these at startup
+            raise ValueError(f"staging prefix must be one of {STAGING_PREFIXES}, got {prefix!r}.")
         self.settings.models_dir.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.settings.models_dir))
 

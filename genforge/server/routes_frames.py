@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from genforge.errors import DataError, GenforgeError
@@ -20,11 +20,20 @@ from genforge.imaging import make_grid, png_bytes
 from genforge.server.db import FrameRow
 from genforge.server.deps import PNG, Context, frame_out, get_ctx
 from genforge.server.errors import ApiError, describe_validation
-from genforge.server.schemas import IMPORT_OPTIONS, DatasetOut, ErrorOut, FrameImport, FrameOut
+from genforge.server.schemas import IMPORT_OPTIONS, DatasetOut, ErrorOut, FrameImport, FrameOut, ImportOptions
 from genforge.server.store import check_size, import_frame, import_options
 
 router = APIRouter(prefix="/api/v1", tags=["frames"])
 ERRORS = {code: {"model": ErrorOut} for code in (400, 403, 404, 409, 413, 415, 422)}
+
+def form_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of ``model``'s fields as multipart form fields: optional ones without their null."""
+    fields = {}
+    for name, schema in model.model_json_schema()["properties"].items():
+        choices = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+        fields[name] = {**choices[0], **({"description": schema["description"]} if "description" in schema else {})}
+    return fields
+
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -37,9 +46,7 @@ _UPLOAD_BODY = {
                     "file": {"type": "string", "format": "binary",
                              "description": "A CSV, .zip of images, .npz/.npy, IDX (.gz) or Parquet file."},
                     "name": {"type": "string"},
-                    "image_size": {"type": "integer", "minimum": 1, "maximum": 1024},
-                    "channels": {"type": "integer", "enum": [1, 3]},
-                    "on_error": {"type": "string", "enum": ["raise", "skip"]},
+                    **form_fields(ImportOptions),  # the same rules as the JSON body's options
                 },
             }},
         },
