@@ -90,12 +90,14 @@ def test_the_python_client_waits_for_the_evaluation(client, saved_gan):
     conn = gf.connect("http://testserver", client=client)
     model = conn.upload_model(saved_gan)
     frame = conn.import_file(make_frame(n=32, size=8))
+    blocker = conn.train("gan", frame, wait=False, **{**TINY_GAN, "epochs": 2000})  # max_jobs=1: evaluations wait
+    with pytest.raises(gf.errors.GenforgeError, match="still queued"):
+        model.model_performance(frame, timeout=0)  # gives up; the job stays queued on the server
+    assert [j.kind for j in conn.jobs()] == ["evaluate", "train"]
+    blocker.cancel()
     scores = model.model_performance(frame, timeout=120)
     assert "d_real" in scores and model.metrics["d_real"] == scores["d_real"]
-    assert [j.kind for j in conn.jobs()] == ["evaluate"]
-    with pytest.raises(gf.errors.GenforgeError, match="still"):
-        model.model_performance(frame, timeout=0)  # gives up at once; the job goes on on the server
-    assert [j.kind for j in conn.jobs()] == ["evaluate", "evaluate"]
+    assert [j.kind for j in conn.jobs()] == ["evaluate", "evaluate", "train"]
 
 
 def test_a_finished_jobs_model_folder_goes_when_its_row_is_refused(client, tmp_path):
