@@ -12,6 +12,7 @@ outside the model's folder: the weights file must be a plain file name, checked 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\.safetensors$")
 
 __all__ = [
     "FORMAT", "FORMAT_VERSION", "META_FILE", "WEIGHTS_FILE", "find_model_folder", "read_meta", "read_weights",
-    "write_model_folder", "read_training_state", "group_tensors",
+    "write_model_folder", "update_meta", "read_training_state", "group_tensors",
 ]
 
 
@@ -96,6 +97,21 @@ def write_model_folder(target: Path, meta: dict, tensors: dict[str, torch.Tensor
         write_json(staging / STATE_META_FILE, {**state, "sha256": state_sha})
     replace_folder(staging, target)
     return target
+
+
+def update_meta(folder: Path, **entries: Any) -> None:
+    """Replace top-level ``entries`` of ``folder``'s model.json (after checking it), leaving the weights as
+    they are. The new file is written beside the old one and renamed over it: a reader sees either version."""
+    read_meta(folder)
+    path = folder / META_FILE
+    meta = read_json(path)
+    meta.update(entries)
+    tmp = path.with_name(f".{META_FILE}.tmp-{os.getpid()}")
+    try:
+        write_json(tmp, meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_training_state(folder: Path) -> tuple[dict, dict[str, torch.Tensor]] | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from genforge.errors import GenforgeError, ModelFormatError
 from genforge.estimators.base import Estimator
 from genforge.estimators.registry import ESTIMATORS
-from genforge.model_folder import find_model_folder, read_meta, read_weights, write_model_folder
+from genforge.model_folder import find_model_folder, read_meta, read_weights, update_meta, write_model_folder
 
 
 def save_model(model: Estimator, path: str | Path = "models", force: bool = False) -> Path:
@@ -42,3 +42,10 @@ def load_model(path: str | Path) -> Estimator:
     if cls is None:
         raise ModelFormatError(f"{folder} holds an unknown estimator {meta['estimator']!r}.")
     return cls.from_saved(meta, read_weights(folder, meta))
+
+
+def write_metrics(folder: Path, metrics: dict) -> None:
+    """Replace the ``metrics`` entry of the saved model ``folder``'s model.json (the rest stays as it is).
+
+    The weights checksum does not cover model.json, so the model still loads; the replace is atomic."""
+    update_meta(Path(folder), metrics=dict(metrics))

@@ -18,9 +18,10 @@ from genforge import webui
 from genforge._version import __version__
 from genforge.server import errors
 from genforge.server.auth import ApiKeyMiddleware, BodyLimitMiddleware, api_key_header
-from genforge.server.db import Database, FrameRow, JobRow
+from genforge.server.db import Database, JobRow
 from genforge.server.deps import Context, get_ctx
 from genforge.server.jobs import Supervisor
+from genforge.server.repository import Repository
 from genforge.server.schemas import ErrorOut
 from genforge.server.settings import Settings
 from genforge.server.store import Stores
@@ -30,17 +31,15 @@ log = logging.getLogger("genforge.server")
 
 def preload(ctx: Context) -> None:
     """Register the settings' built-in datasets once, so that a fresh server has a frame to train on."""
-    from genforge.server.routes_frames import _register
+    from genforge.server.routes_frames import register
     from genforge.server.store import import_frame
 
     for name in ctx.settings.preload:
-        with ctx.db.session() as session:
-            present = session.scalars(select(FrameRow.id).where(FrameRow.kind == "builtin", FrameRow.source == name)).first()
-        if present:
+        if ctx.repo.has_builtin(name):
             continue
         try:
             frame, kind = import_frame(ctx.settings, name, {})
-            _register(ctx, frame, name, name, kind)
+            register(ctx, frame, name, name, kind)
             log.info("registered the built-in dataset %s (%d images)", name, len(frame))
         except Exception as error:  # noqa: BLE001 - a missing optional dataset must not stop the server
             log.warning("could not preload %s: %s", name, error)
@@ -50,12 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     settings.make_dirs()
     db = Database(settings.database_url)
-    ctx = Context(settings=settings, db=db, stores=Stores(settings), supervisor=Supervisor(settings, db))
+    ctx = Context(settings=settings, db=db, stores=Stores(settings), supervisor=Supervisor(settings, db),
+                  repo=Repository(db, settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from fastapi.concurrency import run_in_threadpool
 
+        swept = ctx.repo.sweep_staging()  # model folders a dead server or worker left half-written
+        if swept:
+            log.warning("removed %d half-written model folder(s) left by an earlier run", swept)
         await run_in_threadpool(preload, ctx)
         ctx.supervisor.start()
         try:

@@ -199,7 +199,8 @@ class RemoteFrame:
 
 
 class RemoteJob:
-    """A training job; ``wait()`` follows it (with a progress bar) and returns its model."""
+    """A training or evaluate job; ``wait()`` follows it (with a progress bar) and returns its model,
+    ``result()`` an evaluate job's scores."""
 
     def __init__(self, conn: Connection, record: dict) -> None:
         self.conn, self.record, self.id = conn, record, record["id"]
@@ -223,7 +224,13 @@ class RemoteJob:
         self.record = self.conn.request("POST", f"/api/v1/jobs/{self.id}/resume")
         return self
 
-    def wait(self, progress: bool = True, poll: float = 0.5, timeout: float | None = None) -> "RemoteModel":
+    @property
+    def kind(self) -> str:
+        return self.record.get("kind", "train")
+
+    def follow(self, progress: bool = True, poll: float = 0.5, timeout: float | None = None) -> dict:
+        """Poll until the job ends (a progress bar with ``progress``); its final record, or GenforgeError when
+        it did not finish ``done`` or is still going after ``timeout`` seconds (it keeps running then)."""
         from tqdm.auto import tqdm
 
         bar = tqdm(total=100, unit="%", desc=self.id, disable=not progress, leave=True)
@@ -245,7 +252,15 @@ class RemoteJob:
             bar.close()
         if r["status"] != "done":
             raise GenforgeError(f"job {self.id} {r['status']}: {r['message']}")
-        return self.conn.get_model(r["model_id"])
+        return r
+
+    def wait(self, progress: bool = True, poll: float = 0.5, timeout: float | None = None) -> "RemoteModel":
+        """Follow the job to its end and return its model (for an evaluate job: the model it scored)."""
+        return self.conn.get_model(self.follow(progress=progress, poll=poll, timeout=timeout)["model_id"])
+
+    def result(self, progress: bool = False, poll: float = 0.5, timeout: float | None = None) -> dict:
+        """Follow an evaluate job to its end; its ``{"model_id", "frame", "metrics"}``."""
+        return self.follow(progress=progress, poll=poll, timeout=timeout)["result"]
 
 
 class RemoteModel:
@@ -287,9 +302,17 @@ class RemoteModel:
         out = self.conn.request("POST", f"/v2/models/{self.id}/infer", json={"inputs": inputs})["outputs"][0]
         return np.asarray(out["data"], dtype=np.uint8).reshape(out["shape"])
 
-    def model_performance(self, frame: RemoteFrame | str) -> dict:
-        result = self.conn.request("POST", f"/api/v1/models/{self.id}/evaluate", json={"frame": _id(frame)})
-        return result["metrics"]
+    def evaluate(self, frame: RemoteFrame | str) -> RemoteJob:
+        """Start scoring the model on ``frame`` on the server (a job); ``job.result()`` waits for the scores."""
+        return RemoteJob(self.conn, self.conn.request("POST", f"/api/v1/models/{self.id}/evaluate",
+                                                      json={"frame": _id(frame)}))
+
+    def model_performance(self, frame: RemoteFrame | str, timeout: float | None = None, progress: bool = False) -> dict:
+        """Score the model on ``frame`` (an evaluate job on the server, waited for up to ``timeout`` seconds,
+        None: as long as it takes); the metrics, which the server also stores with the model."""
+        metrics = self.evaluate(frame).result(progress=progress, timeout=timeout)["metrics"]
+        self.record["metrics"] = {**self.metrics, **metrics}
+        return metrics
 
     def download(self, path: str | Path = "models") -> Path:
         """Save the model folder under ``path`` (``path/<id>/``); load it with ``gf.load_model``. An ONNX model
@@ -362,8 +385,8 @@ class RemoteEstimator:
     def predict(self, n: int = 64, seed: int | None = None, labels: Any = None) -> Frame:
         return self._fitted().predict(n, seed=seed, labels=labels)
 
-    def model_performance(self, frame: RemoteFrame | str) -> dict:
-        return self._fitted().model_performance(frame)
+    def model_performance(self, frame: RemoteFrame | str, timeout: float | None = None) -> dict:
+        return self._fitted().model_performance(frame, timeout=timeout)
 
     def scoring_history(self):
         return self._fitted().scoring_history()

@@ -19,11 +19,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from genforge.errors import GenforgeError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # from_version -> a function that upgrades a connection's schema to from_version + 1 (see the end of the file).
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 MODEL_FORMATS = ("genforge", "onnx")  # a model folder (model.json + weights.safetensors) | an exported model.onnx
 
+JOB_KINDS = ("train", "evaluate")  # a training run | model_performance of a model on a frame
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 JOB_STATUSES = ("queued", "running", *FINAL_STATUSES)
 
@@ -66,6 +67,7 @@ class FrameRow(Base):
 class JobRow(Base):
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="train", server_default="train")  # JOB_KINDS
     algo: Mapped[str] = mapped_column(String(32))
     training_frame: Mapped[str] = mapped_column(String(64))
     validation_frame: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -79,7 +81,8 @@ class JobRow(Base):
     eta_secs: Mapped[float | None] = mapped_column(Float, nullable=True)
     metrics: Mapped[Any] = mapped_column(JSON, nullable=True)  # the latest running means
     history: Mapped[Any] = mapped_column(JSON, nullable=True)
-    model_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    model_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # made, or (evaluate) scored
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)  # an evaluate job's {"model_id", "frame", "metrics"}
     run_dir: Mapped[str] = mapped_column(Text)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)  # bumped by each start; stale workers lose
@@ -219,3 +222,16 @@ def _add_model_format(conn: Connection) -> None:
 
 
 MIGRATIONS[1] = _add_model_format
+
+
+def _add_job_kind_and_result(conn: Connection) -> None:
+    """2 -> 3: ``jobs.kind`` ("train" for every job until then; "evaluate" for evaluations run as jobs) and
+    ``jobs.result`` (an evaluate job's scores)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+    if "kind" not in columns:
+        conn.execute(text("ALTER TABLE jobs ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'train'"))
+    if "result" not in columns:
+        conn.execute(text("ALTER TABLE jobs ADD COLUMN result JSON"))
+
+
+MIGRATIONS[2] = _add_job_kind_and_result

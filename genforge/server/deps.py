@@ -10,6 +10,7 @@ from fastapi import Request
 
 from genforge.server.db import Database, FrameRow, JobRow, ModelRow
 from genforge.server.jobs import Supervisor
+from genforge.server.repository import Repository
 from genforge.server.settings import Settings
 from genforge.server.store import Stores
 
@@ -22,6 +23,7 @@ class Context:
     db: Database
     stores: Stores
     supervisor: Supervisor
+    repo: Repository
 
 
 def get_ctx(request: Request) -> Context:
@@ -46,12 +48,13 @@ def frame_out(row: FrameRow) -> dict[str, Any]:
 
 
 def job_out(row: JobRow) -> dict[str, Any]:
-    return {"id": row.id, "algo": row.algo, "status": row.status, "progress": row.progress or 0.0,
-            "message": row.message or "", "training_frame": row.training_frame,
+    return {"id": row.id, "kind": row.kind or "train", "algo": row.algo, "status": row.status,
+            "progress": row.progress or 0.0, "message": row.message or "", "training_frame": row.training_frame,
             "validation_frame": row.validation_frame, "parameters": row.parameters or {}, "epoch": row.epoch or 0,
             "epochs": row.epochs or 0, "images_per_sec": row.images_per_sec, "eta_secs": row.eta_secs,
             "metrics": row.metrics, "history": row.history or [], "model_id": row.model_id,
-            "created": iso(row.created), "started": iso(row.started), "finished": iso(row.finished)}
+            "result": row.result, "created": iso(row.created), "started": iso(row.started),
+            "finished": iso(row.finished)}
 
 
 def public_params(params: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The job supervisor: training runs in worker processes (``python -m genforge.server.worker``), never in a
+"""The job supervisor: training and evaluation run in worker processes (``python -m genforge.server.worker``), never in a
 request handler; at most ``max_jobs`` at a time, the rest queued in creation order.
 
 State lives in the database, so a restarted server finds its jobs again: jobs that were running when a
@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 
 from genforge.training.checkpoint import checkpoint_epoch
 from genforge.server.db import Database, JobRow, utcnow
-from genforge.server.errors import ApiError, not_found
+from genforge.server.errors import ApiError
+from genforge.server.repository import require
 from genforge.server.settings import Settings
 
 log = logging.getLogger("genforge.server")
@@ -71,6 +72,8 @@ class Supervisor:
                 where = f"its last checkpoint is epoch {epoch}" if epoch else "no epoch had finished"
                 row.status, row.pid, row.finished, row.updated = "interrupted", None, utcnow(), utcnow()
                 row.message = f"the server stopped while this job ran ({where}); POST .../resume to continue."
+                if row.kind == "evaluate":
+                    row.message = "the server stopped while this evaluation ran; POST .../resume to run it again."
             session.commit()
         if rows:
             log.warning("%d job(s) were running when the server last stopped; marked interrupted", len(rows))
@@ -140,34 +143,34 @@ class Supervisor:
     def cancel(self, job_id: str) -> None:
         with self.lock:
             with self.db.session() as session:
-                row = session.get(JobRow, job_id)
-                if row is None:
-                    raise not_found("job", job_id)
+                row = require(session, JobRow, job_id)
                 if row.status not in ("queued", "running"):
                     raise ApiError(409, f"job {job_id!r} is {row.status}; only queued or running jobs can be cancelled.")
-                was_running, attempt = row.status == "running", row.attempt
+                was_running, training = row.status == "running", row.kind != "evaluate"
                 row.status, row.finished, row.updated, row.pid = "cancelled", utcnow(), utcnow(), None
                 row.message = "cancelled before it started." if not was_running else "cancelling..."
                 session.commit()
             entry = self.procs.pop(job_id, None)
             if entry is not None:
                 _terminate(entry[0])
-            if was_running:
+            if was_running and training:
                 epoch = checkpoint_epoch(self._run_dir(job_id))
                 kept = f"the checkpoint of epoch {epoch} is kept; resume to continue." if epoch else "no epoch had finished."
                 self._set(job_id, None, message=f"cancelled; {kept}")
+            elif was_running:
+                self._set(job_id, None, message="cancelled; no scores were stored.")
         self.wake.set()
 
     def resume(self, job_id: str) -> None:
         with self.lock, self.db.session() as session:
-            row = session.get(JobRow, job_id)
-            if row is None:
-                raise not_found("job", job_id)
+            row = require(session, JobRow, job_id)
             if row.status not in RESUMABLE:
                 raise ApiError(409, f"job {job_id!r} is {row.status}; only {', '.join(RESUMABLE)} jobs can be resumed.")
             epoch = checkpoint_epoch(row.run_dir)
             row.status, row.resume, row.finished, row.updated, row.pid = "queued", 1, None, utcnow(), None
             row.message = f"queued to resume from epoch {epoch}." if epoch else "queued to start again (no checkpoint)."
+            if row.kind == "evaluate":
+                row.message = "queued to evaluate again."
             session.commit()
         self.wake.set()
 

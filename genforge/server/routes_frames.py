@@ -11,20 +11,29 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
-from sqlalchemy import or_, select
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 
 from genforge.errors import DataError, GenforgeError
 from genforge.frame import Frame
 from genforge.imaging import make_grid, png_bytes
-from genforge.server.db import FrameRow, JobRow
+from genforge.server.db import FrameRow
 from genforge.server.deps import PNG, Context, frame_out, get_ctx
-from genforge.server.errors import ApiError, describe_validation, not_found
-from genforge.server.schemas import DatasetOut, ErrorOut, FrameImport, FrameOut
-from genforge.server.store import check_size, import_frame, import_options, new_id, save_frame
+from genforge.server.errors import ApiError, describe_validation
+from genforge.server.schemas import IMPORT_OPTIONS, DatasetOut, ErrorOut, FrameImport, FrameOut, ImportOptions
+from genforge.server.store import check_size, import_frame, import_options
 
 router = APIRouter(prefix="/api/v1", tags=["frames"])
 ERRORS = {code: {"model": ErrorOut} for code in (400, 403, 404, 409, 413, 415, 422)}
+
+def form_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of ``model``'s fields as multipart form fields: optional ones without their null."""
+    fields = {}
+    for name, schema in model.model_json_schema()["properties"].items():
+        choices = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+        fields[name] = {**choices[0], **({"description": schema["description"]} if "description" in schema else {})}
+    return fields
+
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -37,9 +46,7 @@ _UPLOAD_BODY = {
                     "file": {"type": "string", "format": "binary",
                              "description": "A CSV, .zip of images, .npz/.npy, IDX (.gz) or Parquet file."},
                     "name": {"type": "string"},
-                    "image_size": {"type": "integer", "minimum": 1, "maximum": 1024},
-                    "channels": {"type": "integer", "enum": [1, 3]},
-                    "on_error": {"type": "string", "enum": ["raise", "skip"]},
+                    **form_fields(ImportOptions),  # the same rules as the JSON body's options
                 },
             }},
         },
@@ -66,10 +73,8 @@ async def create_frame(request: Request, ctx: Context = Depends(get_ctx)) -> dic
         body = FrameImport.model_validate_json(await request.body() or b"{}")
     except ValidationError as error:
         raise ApiError(422, describe_validation(error)) from None
-    options = {"image_size": body.image_size, "channels": body.channels,
-               "on_error": body.on_error if body.on_error != "raise" else None}
-    frame, source_kind = await run_in_threadpool(import_frame, ctx.settings, body.source, options)
-    return await run_in_threadpool(_register, ctx, frame, body.name or body.source, body.source, source_kind)
+    frame, source_kind = await run_in_threadpool(import_frame, ctx.settings, body.source, body.options())
+    return await run_in_threadpool(register, ctx, frame, body.name or body.source, body.source, source_kind)
 
 
 async def _upload(request: Request, ctx: Context) -> dict[str, Any]:
@@ -77,7 +82,7 @@ async def _upload(request: Request, ctx: Context) -> dict[str, Any]:
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not getattr(upload, "filename", None):
         raise ApiError(422, "file: the multipart upload needs a file in the field 'file'.")
-    options = import_options({k: _form_value(k, form.get(k)) for k in ("image_size", "channels", "on_error")})
+    options = import_options({k: form.get(k) for k in IMPORT_OPTIONS}, form=True)
     filename = _safe_name(upload.filename)
     workdir = Path(tempfile.mkdtemp(prefix="upload-", dir=ctx.settings.data_dir))
     try:
@@ -95,32 +100,12 @@ async def _upload(request: Request, ctx: Context) -> dict[str, Any]:
                 raise type(error)(str(error).replace(f"{workdir}{os.sep}", "")) from None
             check_size(ctx.settings, frame)
             name = form.get("name") if isinstance(form.get("name"), str) and form.get("name") else upload.filename
-            return _register(ctx, frame, str(name)[:256], str(upload.filename)[:1024], "upload")
+            return register(ctx, frame, str(name)[:256], str(upload.filename)[:1024], "upload")
 
         return await run_in_threadpool(work)
     finally:
         await form.close()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _form_value(key: str, value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ApiError(422, f"{key}: expected a plain form value, not a file.")
-    if key == "on_error":
-        if value not in ("raise", "skip"):
-            raise ApiError(422, f"on_error: expected 'raise' or 'skip', got {value!r}.")
-        return None if value == "raise" else value
-    try:
-        number = int(value)
-    except ValueError:
-        raise ApiError(422, f"{key}: expected an integer, got {value!r}.") from None
-    if key == "channels" and number not in (1, 3):
-        raise ApiError(422, f"channels: expected 1 or 3, got {number}.")
-    if key == "image_size" and not 1 <= number <= 1024:
-        raise ApiError(422, f"image_size: expected 1..1024, got {number}.")
-    return number
 
 
 def _safe_name(filename: str) -> str:
@@ -129,17 +114,9 @@ def _safe_name(filename: str) -> str:
     return name or "upload"
 
 
-def _register(ctx: Context, frame: Frame, name: str, source: str, kind: str) -> dict[str, Any]:
-    ident = new_id("frame")
-    path = save_frame(ctx.settings, frame, ident)
-    h, w, c = frame.image_shape
-    row = FrameRow(id=ident, name=name, source=source, kind=kind, path=str(path), rows=len(frame), height=h,
-                   width=w, channels=c, class_names=frame.class_names if frame.labels is not None else None,
-                   class_counts=frame.class_counts() or None, skipped=len(getattr(frame, "skipped", []) or []))
-    with ctx.db.session() as session:
-        session.add(row)
-        session.commit()
-    return frame_out(row)
+def register(ctx: Context, frame: Frame, name: str, source: str, kind: str) -> dict[str, Any]:
+    """Store and record an imported frame; its API record."""
+    return frame_out(ctx.repo.register_frame(frame, name, source, kind))
 
 
 @router.get("/frames", response_model=list[FrameOut], summary="List frames")
@@ -148,22 +125,14 @@ def list_frames(ctx: Context = Depends(get_ctx)) -> list[dict[str, Any]]:
         return [frame_out(r) for r in session.scalars(select(FrameRow).order_by(FrameRow.created, FrameRow.id))]
 
 
-def frame_row(ctx: Context, frame_id: str) -> FrameRow:
-    with ctx.db.session() as session:
-        row = session.get(FrameRow, frame_id)
-    if row is None:
-        raise not_found("frame", frame_id)
-    return row
-
-
 def load_frame(ctx: Context, frame_id: str) -> Frame:
-    row = frame_row(ctx, frame_id)
+    row = ctx.repo.frame(frame_id)
     return ctx.stores.frame(row.id, row.path, row.name)
 
 
 @router.get("/frames/{frame_id}", response_model=FrameOut, responses=ERRORS, summary="A frame with class counts")
 def get_frame(frame_id: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
-    return frame_out(frame_row(ctx, frame_id))
+    return frame_out(ctx.repo.frame(frame_id))
 
 
 @router.get("/frames/{frame_id}/preview.png", response_class=Response, responses={**PNG, **ERRORS},
@@ -181,17 +150,6 @@ def preview(frame_id: str, n: int = Query(64, ge=1, le=1024), nrow: int | None =
 @router.delete("/frames/{frame_id}", status_code=204, response_class=Response, responses=ERRORS,
                summary="Delete a frame")
 def delete_frame(frame_id: str, ctx: Context = Depends(get_ctx)) -> Response:
-    with ctx.db.session() as session:
-        row = session.get(FrameRow, frame_id)
-        if row is None:
-            raise not_found("frame", frame_id)
-        busy = session.scalars(select(JobRow.id).where(
-            JobRow.status.in_(("queued", "running")),
-            or_(JobRow.training_frame == frame_id, JobRow.validation_frame == frame_id))).first()
-        if busy:
-            raise ApiError(409, f"frame {frame_id!r} is used by the {busy} job, which has not finished; cancel it first.")
-        session.delete(row)
-        session.commit()
-    Path(row.path).unlink(missing_ok=True)
+    ctx.repo.delete_frame(frame_id)
     ctx.stores.frames.drop(frame_id)
     return Response(status_code=204)

@@ -1,11 +1,11 @@
-"""``/api/v1/estimators`` (parameter schemas) and ``/api/v1/jobs`` (training jobs, their progress as
-Server-Sent Events, cancel and resume)."""
+"""``/api/v1/estimators`` (parameter schemas) and ``/api/v1/jobs`` (training and evaluate jobs, their
+progress as Server-Sent Events, cancel and resume). Evaluate jobs are started by ``POST
+/api/v1/models/{id}/evaluate`` (routes_models)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +22,6 @@ from genforge.server.deps import PNG, Context, get_ctx, is_generator, job_out
 from genforge.server.errors import ApiError, not_found
 from genforge.server.routes_frames import load_frame
 from genforge.server.schemas import ErrorOut, EstimatorOut, JobCreate, JobOut
-from genforge.server.store import new_id
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
@@ -93,8 +92,7 @@ def validate_job(ctx: Context, body: JobCreate) -> dict[str, Any]:
 def _check_checkpoint(ctx: Context, algo: str, checkpoint: Any) -> None:
     if not isinstance(checkpoint, str):
         raise ApiError(422, "parameters.checkpoint: expected a model id (a string).")
-    with ctx.db.session() as session:
-        row = session.get(ModelRow, checkpoint)
+    row = ctx.repo.find(ModelRow, checkpoint)
     if row is None:
         raise ApiError(422, f"parameters.checkpoint: no model {checkpoint!r} on this server; list them at /api/v1/models.")
     if row.algo != algo:
@@ -107,14 +105,9 @@ def _check_checkpoint(ctx: Context, algo: str, checkpoint: Any) -> None:
 @router.post("/jobs", status_code=201, response_model=JobOut, responses=ERRORS, summary="Start a training job")
 def create_job(body: JobCreate, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
     params = validate_job(ctx, body)
-    ident = new_id("job")
     epochs = params.get("epochs", ESTIMATORS[body.algo].PARAMS["epochs"].default)
-    row = JobRow(id=ident, algo=body.algo, training_frame=body.training_frame, validation_frame=body.validation_frame,
-                 parameters=params, status="queued", progress=0.0, message="queued", epoch=0, epochs=int(epochs),
-                 history=[], run_dir=str(ctx.settings.runs_dir / ident), attempt=0, resume=0)
-    with ctx.db.session() as session:
-        session.add(row)
-        session.commit()
+    row = ctx.repo.add_job("train", body.algo, body.training_frame, params, epochs=int(epochs),
+                           validation_frame=body.validation_frame)
     ctx.supervisor.notify()
     return job_out(row)
 
@@ -130,11 +123,7 @@ def list_jobs(status: Status | None = Query(None, description="Only jobs with th
 
 
 def job_snapshot(ctx: Context, job_id: str) -> dict[str, Any]:
-    with ctx.db.session() as session:
-        row = session.get(JobRow, job_id)
-    if row is None:
-        raise not_found("job", job_id)
-    return job_out(row)
+    return job_out(ctx.repo.job(job_id))
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS, summary="A job's status and progress")
@@ -186,22 +175,12 @@ def resume_job(job_id: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
 @router.delete("/jobs/{job_id}", status_code=204, response_class=Response, responses=ERRORS,
                summary="Delete a finished job and its run folder (its model stays)")
 def delete_job(job_id: str, ctx: Context = Depends(get_ctx)) -> Response:
-    with ctx.db.session() as session:
-        row = session.get(JobRow, job_id)
-        if row is None:
-            raise not_found("job", job_id)
-        if row.status in ("queued", "running"):
-            raise ApiError(409, f"job {job_id!r} is {row.status}; cancel it first.")
-        session.delete(row)
-        session.commit()
-    shutil.rmtree(row.run_dir, ignore_errors=True)
+    ctx.repo.delete_job(job_id)
     return Response(status_code=204)
 
 
 def _run_file(ctx: Context, job_id: str, name: str) -> Path:
-    snapshot = job_snapshot(ctx, job_id)
-    with ctx.db.session() as session:
-        run_dir = Path(session.get(JobRow, snapshot["id"]).run_dir)
+    run_dir = Path(ctx.repo.job(job_id).run_dir)
     if name == "samples":
         grids = sorted((run_dir / "samples").glob("epoch_*.png"))
         if not grids:

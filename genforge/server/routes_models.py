@@ -1,12 +1,10 @@
-"""``/api/v1/models``: list, details, sample grids, generation, evaluation, download and upload, delete."""
+"""``/api/v1/models``: list, details, sample grids, generation, evaluation (as a job), download and upload, delete."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,14 +14,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from genforge.errors import DataError, GenforgeError, ModelFormatError
+from genforge.errors import GenforgeError
 from genforge.imaging import make_grid, png_bytes
-from genforge.serialization import META_FILE, WEIGHTS_FILE, read_json, write_json
+from genforge.model_folder import META_FILE, WEIGHTS_FILE, update_meta
 from genforge.server.db import ModelRow
-from genforge.server.deps import PNG, Context, get_ctx, is_generator, model_out
-from genforge.server.errors import ApiError, not_found
-from genforge.server.routes_frames import load_frame
-from genforge.server.schemas import MAX_SEED, ErrorOut, EvaluateIn, EvaluateOut, GenerateIn, GenerateOut, ModelOut
+from genforge.server.deps import PNG, Context, get_ctx, is_generator, job_out, model_out
+from genforge.server.errors import ApiError
+from genforge.server.schemas import MAX_SEED, ErrorOut, EvaluateIn, GenerateIn, GenerateOut, JobOut, ModelOut
 from genforge.server.onnx_models import ONNX_FILE, OnnxModel
 from genforge.server.schemas import InterpolateIn
 from genforge.server.store import model_row_values, new_id, valid_id
@@ -33,20 +30,12 @@ ERRORS = {code: {"model": ErrorOut} for code in (400, 404, 409, 413, 415, 422)}
 ZIP = {200: {"content": {"application/zip": {}}, "description": "A zip file."}}
 
 
-def model_row(ctx: Context, model_id: str) -> ModelRow:
-    with ctx.db.session() as session:
-        row = session.get(ModelRow, model_id)
-    if row is None:
-        raise not_found("model", model_id)
-    return row
-
-
 def load(ctx: Context, row: ModelRow):
     return ctx.stores.model(row.id, row.path, row.format)
 
 
 def generator(ctx: Context, model_id: str):
-    row = model_row(ctx, model_id)
+    row = ctx.repo.model(model_id)
     if not is_generator(row.algo):
         raise ApiError(409, f"model {model_id!r} is a {row.algo!r} model, which does not generate images.")
     return row, load(ctx, row)
@@ -62,7 +51,7 @@ def list_models(ctx: Context = Depends(get_ctx)) -> list[dict[str, Any]]:
 @router.get("/models/{model_id}", response_model=ModelOut, responses=ERRORS,
             summary="A model's parameters, history and metrics")
 def get_model(model_id: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
-    return model_out(model_row(ctx, model_id))
+    return model_out(ctx.repo.model(model_id))
 
 
 @router.get("/models/{model_id}/samples.png", response_class=Response, responses={**PNG, **ERRORS},
@@ -107,40 +96,26 @@ def interpolate(model_id: str, body: InterpolateIn, ctx: Context = Depends(get_c
     return Response(png_bytes(make_grid(np.asarray(frame.images), nrow=body.steps)), media_type="image/png")
 
 
-@router.post("/models/{model_id}/evaluate", response_model=EvaluateOut, responses=ERRORS,
-             summary="Score the model on a frame; the metrics are stored with the model")
+@router.post("/models/{model_id}/evaluate", status_code=202, response_model=JobOut, responses=ERRORS,
+             summary="Score the model on a frame, as a job: the scores go to the job's result and the model")
 def evaluate(model_id: str, body: EvaluateIn, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
-    row = model_row(ctx, model_id)
+    """``model_performance(frame)`` runs in a worker process, queued with the training jobs (``--max-jobs``);
+    follow the job at /api/v1/jobs/{id} (or its /events): when done, its ``result`` is
+    ``{"model_id", "frame", "metrics"}`` and the metrics are stored with the model."""
+    row = ctx.repo.model(model_id)
     if row.format == "onnx":
         raise ApiError(409, f"model {model_id!r} is an ONNX export, which only generates images; evaluate the "
                             "genforge model it was exported from.")
-    frame = load_frame(ctx, body.frame)
-    model = load(ctx, row)
-    metrics = json.loads(json.dumps(model.model_performance(frame), default=_plain))
-    merged = {**(row.metrics or {}), **metrics}
-    with ctx.db.session() as session:
-        stored = session.get(ModelRow, model_id)
-        if stored is not None:
-            stored.metrics = merged
-            session.commit()
-    meta_path = Path(row.path) / META_FILE
-    try:
-        meta = read_json(meta_path)
-        meta["metrics"] = merged
-        tmp = meta_path.with_name(f".{META_FILE}.tmp")
-        write_json(tmp, meta)
-        os.replace(tmp, meta_path)
-    except (GenforgeError, OSError):
-        pass  # the database keeps the scores even if the folder cannot be updated
-    return {"model_id": model_id, "frame": body.frame, "metrics": metrics}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+    frame = ctx.repo.frame(body.frame)
+    schema = row.frame_schema or {}
+    shape = tuple(schema.get(k) for k in ("height", "width", "channels"))
+    if None not in shape and shape != (frame.height, frame.width, frame.channels):
+        raise ApiError(422, f"frame: images are {(frame.height, frame.width, frame.channels)} (H, W, C), this model's "
+                            f"{shape}; import the frame with the model's image_size and channels.")
+    job = ctx.repo.add_job("evaluate", row.algo, frame.id, {"frame": frame.id}, model_id=model_id,
+                           message=f"queued: evaluate {model_id} on {frame.id}")
+    ctx.supervisor.notify()
+    return job_out(job)
 
 
 @router.get("/models/{model_id}/download", response_class=Response, responses={**ZIP, **ERRORS, 200: {
@@ -148,7 +123,7 @@ def _plain(value: Any) -> Any:
                 "description": "A zip of the model folder, or the .onnx file of an ONNX model."}},
             summary="The model folder (model.json + weights.safetensors) as a zip, or an ONNX model's .onnx file")
 def download(model_id: str, ctx: Context = Depends(get_ctx)) -> Response:
-    row = model_row(ctx, model_id)
+    row = ctx.repo.model(model_id)
     folder = Path(row.path)
     if row.format == "onnx":
         return Response((folder / ONNX_FILE).read_bytes(), media_type="application/octet-stream",
@@ -189,7 +164,7 @@ async def upload_model(request: Request, ctx: Context = Depends(get_ctx)) -> dic
 
 def _install_onnx(ctx: Context, data: bytes) -> dict[str, Any]:
     """Keep an exported generator as models/<id>/model.onnx, once onnxruntime has loaded and run it."""
-    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=ctx.settings.models_dir))
+    staging = ctx.repo.staging(".upload-")
     try:
         (staging / ONNX_FILE).write_bytes(data)
         try:
@@ -199,13 +174,7 @@ def _install_onnx(ctx: Context, data: bytes) -> dict[str, Any]:
             raise ApiError(422, f"file: {text.rstrip('.')}. Upload the file that `genforge export MODEL --format "
                                 "onnx` writes for a GAN or VAE model.") from None
         ident = new_id(f"{model.algo}-onnx")
-        target = ctx.settings.models_dir / ident
-        os.replace(staging, target)
-        with ctx.db.session() as session:
-            row = ModelRow(id=ident, **model.row_values(target))
-            session.add(row)
-            session.commit()
-        return model_out(row)
+        return model_out(ctx.repo.add_model(ident, staging, model.row_values(ctx.settings.models_dir / ident)))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -213,29 +182,19 @@ def _install_onnx(ctx: Context, data: bytes) -> dict[str, Any]:
 def _install_model(ctx: Context, data: bytes) -> dict[str, Any]:
     from genforge.artifacts import load_model
 
-    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=ctx.settings.models_dir))
+    staging = ctx.repo.staging(".upload-")
     try:
         _extract(data, staging, ctx.settings.max_upload_bytes)
-        meta = read_json(staging / META_FILE)
         try:
             model = load_model(staging)  # safetensors and JSON only; checks the format and the checksum
         except (GenforgeError, KeyError, TypeError, ValueError) as error:
             raise ApiError(422, f"file: not a loadable genforge model ({error}).") from None
-        ident = str(meta.get("model_id") or "")
-        with ctx.db.session() as session:
-            taken = not valid_id(ident) or session.get(ModelRow, ident) is not None
-        if taken or (ctx.settings.models_dir / ident).exists():
+        ident = str(model.model_id or "")
+        if not valid_id(ident) or ctx.repo.id_taken(ident):
             ident = new_id(f"{model.algo}-upload")
-            meta["model_id"] = ident
-            write_json(staging / META_FILE, meta)
-        target = ctx.settings.models_dir / ident
-        os.replace(staging, target)
-        values = model_row_values(target, source="upload")
-        with ctx.db.session() as session:
-            row = ModelRow(id=ident, **values)
-            session.add(row)
-            session.commit()
-        return model_out(row)
+            update_meta(staging, model_id=ident)
+        values = model_row_values(staging, source="upload")
+        return model_out(ctx.repo.add_model(ident, staging, values))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -274,13 +233,6 @@ def _extract(data: bytes, staging: Path, limit: int) -> None:
 @router.delete("/models/{model_id}", status_code=204, response_class=Response, responses=ERRORS,
                summary="Delete a model and its files")
 def delete_model(model_id: str, ctx: Context = Depends(get_ctx)) -> Response:
-    with ctx.db.session() as session:
-        row = session.get(ModelRow, model_id)
-        if row is None:
-            raise not_found("model", model_id)
-        session.delete(row)
-        session.commit()
+    ctx.repo.delete_model(model_id)
     ctx.stores.models.drop(model_id)
-    if Path(row.path).resolve().parent == ctx.settings.models_dir:
-        shutil.rmtree(row.path, ignore_errors=True)
     return Response(status_code=204)

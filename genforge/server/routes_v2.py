@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Response
 from genforge._version import __version__
 from genforge.server.deps import Context, get_ctx, is_generator
 from genforge.server.errors import ApiError
-from genforge.server.routes_models import model_row
 from genforge.server.schemas import ErrorV2, InferIn, InferOut, ModelMetaV2
 
 router = APIRouter(prefix="/v2", tags=["inference (v2)"])
@@ -41,7 +40,7 @@ def server_meta() -> dict[str, Any]:
 
 def _generator(ctx: Context, name: str):
     try:
-        row = model_row(ctx, name)
+        row = ctx.repo.model(name)
     except ApiError:
         raise ApiError(404, f"model {name!r} not found; list the models at /api/v1/models.") from None
     if not is_generator(row.algo):

@@ -19,14 +19,33 @@ class Strict(BaseModel):
 
 
 # ------------------------------------------------------------------------------ frames
-class FrameImport(Strict):
+class ImportOptions(Strict):
+    """How a dataset is imported: the one declaration of these options (see ``store.import_options``)."""
+
+    image_size: int | None = Field(None, ge=1, le=1024, description="Resize images to this square size.")
+    channels: Literal[1, 3] | None = Field(None, description="Convert to 1 (grey) or 3 (RGB) channels.")
+    on_error: Literal["raise", "skip"] = Field("raise", description="'skip' leaves out unreadable images.")
+
+    def import_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``genforge.data.import_file`` (defaults left out)."""
+        values = self.model_dump(exclude_none=True)
+        if values.get("on_error") == "raise":
+            del values["on_error"]
+        return values
+
+
+IMPORT_OPTIONS = tuple(ImportOptions.model_fields)
+
+
+class FrameImport(ImportOptions):
     source: str = Field(..., min_length=1, max_length=4096,
                         description="A built-in dataset ('digits', 'fashion-mnist:train', ...) or a server-side "
                                     "path inside the configured roots (relative paths: the data dir's imports/).")
     name: str | None = Field(None, max_length=256, description="A display name (default: the source).")
-    image_size: int | None = Field(None, ge=1, le=1024, description="Resize images to this square size.")
-    channels: Literal[1, 3] | None = Field(None, description="Convert to 1 (grey) or 3 (RGB) channels.")
-    on_error: Literal["raise", "skip"] = Field("raise", description="'skip' leaves out unreadable images.")
+
+    def options(self) -> dict[str, Any]:
+        """The import options of this body, as sent (checked again by ``store.import_options``)."""
+        return {k: getattr(self, k) for k in IMPORT_OPTIONS}
 
 
 class FrameOut(BaseModel):
@@ -81,6 +100,9 @@ class JobCreate(Strict):
 
 class JobOut(BaseModel):
     id: str
+    kind: Literal["train", "evaluate"] = Field(
+        "train", description="'train': a training run (its model in model_id when done); 'evaluate': "
+                             "model_performance of the model model_id on training_frame (the scores in result).")
     algo: str
     status: Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
     progress: float
@@ -95,6 +117,7 @@ class JobOut(BaseModel):
     metrics: dict[str, Any] | None = None
     history: list[dict[str, Any]]
     model_id: str | None = None
+    result: EvaluateOut | None = Field(None, description="An evaluate job's scores, once it is done.")
     created: str
     started: str | None = None
     finished: str | None = None

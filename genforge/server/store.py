@@ -16,17 +16,18 @@ import secrets
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
+from pydantic import ValidationError
 
 from genforge.errors import DataError
 from genforge.frame import Frame
 from genforge.model_folder import read_meta
-from genforge.server.errors import ApiError
+from genforge.server.errors import ApiError, describe_validation
+from genforge.server.schemas import IMPORT_OPTIONS, ImportOptions
 from genforge.server.settings import Settings
 
-IMPORT_OPTIONS = ("image_size", "channels", "on_error")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -72,11 +73,30 @@ def confined_path(settings: Settings, source: str) -> Path:
                         "copy it there, start the server with --root, or upload the file.")
 
 
-def import_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(options) - set(IMPORT_OPTIONS)
+def import_options(options: Mapping[str, Any], form: bool = False) -> dict[str, Any]:
+    """The one check of import options (``ImportOptions``: image_size, channels, on_error), wherever they come
+    from: a JSON body, multipart form fields (``form=True``: strings, "" for unset), the preload, the CLI.
+    Returns the keyword arguments of ``genforge.data.import_file``; a 422 names the first bad option."""
+    values = dict(options)
+    if form:
+        values = {k: _form_value(k, v) for k, v in values.items() if v is not None and v != ""}
+    unknown = set(values) - set(IMPORT_OPTIONS)
     if unknown:
         raise ApiError(422, f"unknown import options {sorted(unknown)}; allowed: {', '.join(IMPORT_OPTIONS)}.")
-    return {k: v for k, v in options.items() if v is not None}
+    try:
+        return ImportOptions.model_validate({k: v for k, v in values.items() if v is not None}).import_kwargs()
+    except ValidationError as error:
+        raise ApiError(422, describe_validation(error)) from None
+
+
+def _form_value(key: str, value: Any) -> Any:
+    """A form field as the JSON value it stands for: integers from their digits, other text as it is."""
+    if not isinstance(value, str):
+        raise ApiError(422, f"{key}: expected a plain form value, not a file.")
+    try:
+        return int(value)
+    except ValueError:
+        return value
 
 
 def import_frame(settings: Settings, source: str, options: dict[str, Any]) -> tuple[Frame, str]:

@@ -1,9 +1,11 @@
-"""One training job in its own process: ``python -m genforge.server.worker JOB_ID --db URL --data-dir DIR``.
+"""One job in its own process: ``python -m genforge.server.worker JOB_ID --db URL --data-dir DIR``.
 
-The worker reads the job from the database, trains with the run folder as ``run_dir`` (so a checkpoint is
-written after every epoch), reports progress through a ``ProgressReport`` training callback, saves the model
-and records it. Every write is conditional on the job's ``attempt`` and ``running`` status: a worker whose
-job was cancelled, or restarted elsewhere, stops instead of overwriting it. It exits when its server dies.
+A training job: the worker reads the job from the database, trains with the run folder as ``run_dir`` (so a
+checkpoint is written after every epoch), reports progress through a ``ProgressReport`` training callback,
+saves the model and records it (through ``Repository.add_model``). An evaluate job: it loads its own copy of
+the model, runs ``model_performance(frame)`` and stores the scores (``Repository.set_metrics``). Every write
+is conditional on the job's ``attempt`` and ``running`` status: a worker whose job was cancelled, or
+restarted elsewhere, stops instead of overwriting it. It exits when its server dies.
 """
 
 from __future__ import annotations
@@ -21,10 +23,6 @@ from pathlib import Path
 from sqlalchemy import update
 
 log = logging.getLogger("genforge.worker")
-
-
-class JobGone(Exception):
-    """The job was cancelled or taken over: stop quietly."""
 
 
 class Reporter:
@@ -46,6 +44,8 @@ class Reporter:
                                      JobRow.status == "running").values(updated=utcnow(), **values))
             session.commit()
         if result.rowcount == 0:
+            from genforge.server.repository import JobGone
+
             raise JobGone()
 
     def __call__(self, snap: dict) -> None:
@@ -71,69 +71,119 @@ def _watch_parent(parent: int) -> None:
 
 
 def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
-    from genforge.artifacts import save_model
+    """Run the job ``job_id`` (attempt ``attempt``): train, or for ``kind == "evaluate"`` score a model."""
     from genforge.errors import GenforgeError
-    from genforge.estimators import get_estimator
-    from genforge.model_folder import find_model_folder
-    from genforge.server.db import Database, FrameRow, JobRow, ModelRow, utcnow
-    from genforge.server.store import model_row_values, read_frame
-    from genforge.training.checkpoint import CHECKPOINT_DIR
-    from genforge.training.progress import ProgressReport
+    from genforge.server.db import Database, JobRow
+    from genforge.server.repository import JobGone, Repository
+    from genforge.server.settings import Settings
 
     db = Database(db_url)
+    repo = Repository(db, Settings(data_dir=data_dir, db_url=db_url))
     reporter = Reporter(db, job_id, attempt)
-    with db.session() as session:
-        job = session.get(JobRow, job_id)
-        if job is None or job.attempt != attempt or job.status != "running":
-            return 0
-        frames = {fid: session.get(FrameRow, fid) for fid in (job.training_frame, job.validation_frame) if fid}
-        params = dict(job.parameters or {})
-        if params.get("checkpoint"):
-            source = session.get(ModelRow, params["checkpoint"])
-            params["checkpoint"] = source.path if source is not None else None
-            if source is None:
-                reporter.write(status="failed", message=f"checkpoint model {job.parameters['checkpoint']!r} no longer exists.",
-                               finished=utcnow(), pid=None)
-                return 0
-    run_dir = Path(job.run_dir)
-    model_path: Path | None = None
+    job = repo.find(JobRow, job_id)
+    if job is None or job.attempt != attempt or job.status != "running":
+        return 0
     try:
-        missing = [fid for fid, row in frames.items() if row is None]
-        if missing:
-            raise GenforgeError(f"frame {missing[0]!r} was deleted before the job started.")
-        train = read_frame(frames[job.training_frame].path, frames[job.training_frame].name)
-        valid = read_frame(frames[job.validation_frame].path) if job.validation_frame else None
-        if job.resume and find_model_folder(run_dir / CHECKPOINT_DIR) is not None:
-            params["checkpoint"] = str(run_dir / "checkpoint")
-        params.update(run_dir=str(run_dir), verbose=False)
-        model = get_estimator(job.algo)(**params)
-        reporter.write(message="training: loading data" if not job.resume else "training: resuming from checkpoint")
-        model.train(training_frame=train, validation_frame=valid, callbacks=[ProgressReport(reporter)])
-        model_path = save_model(model, data_dir / "models", force=True)
-        values = model_row_values(model_path, job_id=job_id, source="job")
-        with db.session() as session:
-            result = session.execute(
-                update(JobRow).where(JobRow.id == job_id, JobRow.attempt == attempt, JobRow.status == "running")
-                .values(status="done", progress=1.0, model_id=model.model_id, history=model.scoring_history().rows,
-                        message=f"done: model {model.model_id}" + _stopped(model), finished=utcnow(),
-                        updated=utcnow(), pid=None, eta_secs=0.0))
-            if result.rowcount == 0:
-                session.rollback()
-                raise JobGone()
-            session.merge(ModelRow(id=model.model_id, **values))
-            session.commit()
+        if job.kind == "evaluate":
+            evaluate(repo, job, reporter)
+        else:
+            train(repo, job, reporter)
         return 0
     except JobGone:
-        if model_path is not None:
-            shutil.rmtree(model_path, ignore_errors=True)
         return 0
     except GenforgeError as error:
         _fail(reporter, str(error))
         return 1
     except Exception as error:  # noqa: BLE001 - reported on the job; the traceback goes to worker.log
         traceback.print_exc()
-        _fail(reporter, f"internal error while training ({type(error).__name__}: {error}); see {run_dir / 'worker.log'}.")
+        doing = "evaluating" if job.kind == "evaluate" else "training"
+        _fail(reporter, f"internal error while {doing} ({type(error).__name__}: {error}); see "
+                        f"{Path(job.run_dir) / 'worker.log'}.")
         return 1
+
+
+def train(repo, job, reporter: Reporter) -> None:
+    """Train, save the model, and record it with the job's final update (one transaction: see add_model)."""
+    from genforge.artifacts import save_model
+    from genforge.errors import GenforgeError
+    from genforge.estimators import get_estimator
+    from genforge.model_folder import find_model_folder
+    from genforge.server.db import FrameRow, ModelRow, utcnow
+    from genforge.server.repository import JobEnd
+    from genforge.server.store import model_row_values, read_frame
+    from genforge.training.checkpoint import CHECKPOINT_DIR
+    from genforge.training.progress import ProgressReport
+
+    params = dict(job.parameters or {})
+    if params.get("checkpoint"):
+        source = repo.find(ModelRow, params["checkpoint"])
+        if source is None:
+            raise GenforgeError(f"checkpoint model {params['checkpoint']!r} no longer exists.")
+        params["checkpoint"] = source.path
+    frames = {fid: repo.find(FrameRow, fid) for fid in (job.training_frame, job.validation_frame) if fid}
+    missing = [fid for fid, row in frames.items() if row is None]
+    if missing:
+        raise GenforgeError(f"frame {missing[0]!r} was deleted before the job started.")
+    run_dir = Path(job.run_dir)
+    train_frame = read_frame(frames[job.training_frame].path, frames[job.training_frame].name)
+    valid = read_frame(frames[job.validation_frame].path) if job.validation_frame else None
+    if job.resume and find_model_folder(run_dir / CHECKPOINT_DIR) is not None:
+        params["checkpoint"] = str(run_dir / CHECKPOINT_DIR)
+    params.update(run_dir=str(run_dir), verbose=False)
+    model = get_estimator(job.algo)(**params)
+    reporter.write(message="training: loading data" if not job.resume else "training: resuming from checkpoint")
+    model.train(training_frame=train_frame, validation_frame=valid, callbacks=[ProgressReport(reporter)])
+    # Written into a hidden staging folder; add_model moves it to models/<id> and keeps it only once the
+    # model's row and the job's "done" are committed together.
+    staging = repo.staging(".pending-")
+    try:
+        staged = save_model(model, staging, force=True)
+        values = model_row_values(staged, job_id=job.id, source="job")
+        end = JobEnd(job.id, reporter.attempt, dict(
+            status="done", progress=1.0, model_id=model.model_id, history=model.scoring_history().rows,
+            message=f"done: model {model.model_id}" + _stopped(model), finished=utcnow(), pid=None, eta_secs=0.0))
+        repo.add_model(model.model_id, staged, values, end)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def evaluate(repo, job, reporter: Reporter) -> None:
+    """``model_performance(frame)`` on this worker's own copy of the model; the scores go to the job's
+    ``result``, the model's row and its model.json (see Repository.set_metrics)."""
+    import json
+
+    from genforge.artifacts import load_model
+    from genforge.errors import GenforgeError
+    from genforge.server.db import FrameRow, ModelRow, utcnow
+    from genforge.server.repository import JobEnd
+    from genforge.server.store import read_frame
+
+    frame_id = (job.parameters or {}).get("frame") or job.training_frame
+    row, frame_row = repo.find(ModelRow, job.model_id), repo.find(FrameRow, frame_id)
+    if row is None:
+        raise GenforgeError(f"model {job.model_id!r} was deleted before it could be evaluated.")
+    if frame_row is None:
+        raise GenforgeError(f"frame {frame_id!r} was deleted before the evaluation started.")
+    reporter.write(message=f"evaluating {row.id} on {frame_id}: loading", progress=0.05)
+    model = load_model(row.path)
+    frame = read_frame(frame_row.path, frame_row.name)
+    reporter.write(message=f"evaluating {row.id} on {frame_id} ({len(frame)} images)", progress=0.1)
+    metrics = json.loads(json.dumps(model.model_performance(frame), default=_plain))
+    result = {"model_id": row.id, "frame": frame_id, "metrics": metrics}
+    end = JobEnd(job.id, reporter.attempt, dict(
+        status="done", progress=1.0, result=result, message=f"done: {row.id} scored on {frame_id}",
+        finished=utcnow(), pid=None, eta_secs=0.0))
+    repo.set_metrics(row.id, metrics, end)
+
+
+def _plain(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def _stopped(model) -> str:
@@ -143,6 +193,7 @@ def _stopped(model) -> str:
 
 def _fail(reporter: Reporter, message: str) -> None:
     from genforge.server.db import utcnow
+    from genforge.server.repository import JobGone
 
     try:
         reporter.write(status="failed", message=message, finished=utcnow(), pid=None)

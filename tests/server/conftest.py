@@ -73,6 +73,17 @@ def wait_for(client: TestClient, job_id: str, statuses, timeout: float = 90.0, c
         time.sleep(0.1)
 
 
+def evaluate(client: TestClient, model_id: str, frame_id: str, timeout: float = 90.0) -> dict:
+    """POST .../evaluate (202 with an evaluate job), wait for the job to be done; its result."""
+    response = client.post(f"/api/v1/models/{model_id}/evaluate", json={"frame": frame_id})
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["kind"] == "evaluate" and job["model_id"] == model_id and job["status"] in ("queued", "running")
+    done = wait_for(client, job["id"], ("done", "failed", "cancelled"), timeout=timeout)
+    assert done["status"] == "done", done["message"]
+    return done["result"]
+
+
 @pytest.fixture(scope="session")
 def saved_gan(tmp_path_factory) -> Path:
     """A tiny trained GAN (in this process, no worker) saved as a model folder, for model and v2 tests."""

@@ -71,5 +71,30 @@ def test_a_schema_1_database_gains_the_model_format_column(make_client, saved_ga
     assert second.post(f"/api/v1/models/{model['id']}/generate", json={"n": 2, "format": "json"}).status_code == 200
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "2"
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "3"  # 1 -> 2 -> 3
+    engine.dispose()
+
+
+def test_a_schema_2_database_gains_the_job_kind_and_result_columns(make_client, tmp_path):
+    """Version 2 had no ``jobs.kind`` nor ``jobs.result``: the migration adds them; old jobs are "train" jobs."""
+    first = make_client()
+    frame = upload(first)["id"]
+    job = first.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
+                                           "parameters": {"epochs": 1, "batch_size": 8, "width": 8, "latent_dim": 8}}).json()
+    first.post(f"/api/v1/jobs/{job['id']}/cancel")
+    first.__exit__(None, None, None)
+    url = f"sqlite:///{tmp_path / 'data' / 'genforge.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN kind"))  # as a version-2 server left it
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN result"))
+    engine.dispose()
+    _set_version(url, 2)
+    second = make_client()
+    migrated = second.get(f"/api/v1/jobs/{job['id']}").json()
+    assert migrated["kind"] == "train" and migrated["result"] is None and migrated["status"] == "cancelled"
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == "3"
+        assert {"kind", "result"} <= {row[1] for row in conn.execute(text("PRAGMA table_info(jobs)"))}
     engine.dispose()

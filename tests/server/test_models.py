@@ -11,7 +11,7 @@ import numpy as np
 
 import genforge as gf
 
-from .conftest import install_model, upload, zip_model
+from .conftest import evaluate, install_model, upload, zip_model
 
 
 def test_generate_in_every_format_reproducibly(client, saved_gan):
@@ -42,8 +42,8 @@ def test_generate_in_every_format_reproducibly(client, saved_gan):
 def test_evaluate_download_upload_roundtrip_and_delete(client, saved_gan, tmp_path):
     mid = install_model(client, saved_gan)["id"]
     frame = upload(client)["id"]
-    scores = client.post(f"/api/v1/models/{mid}/evaluate", json={"frame": frame})
-    assert scores.status_code == 200 and "d_real" in scores.json()["metrics"]
+    scores = evaluate(client, mid, frame)  # a job now: 202, then its result when done
+    assert "d_real" in scores["metrics"] and scores["model_id"] == mid and scores["frame"] == frame
     assert "d_real" in client.get(f"/api/v1/models/{mid}").json()["metrics"]  # stored with the model
     assert client.post(f"/api/v1/models/{mid}/evaluate", json={"frame": "nope"}).status_code == 404
 
@@ -52,7 +52,7 @@ def test_evaluate_download_upload_roundtrip_and_delete(client, saved_gan, tmp_pa
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
         archive.extractall(tmp_path / "dl")
     loaded = gf.load_model(tmp_path / "dl" / mid)
-    assert loaded.metrics["d_real"] == scores.json()["metrics"]["d_real"]
+    assert loaded.metrics["d_real"] == scores["metrics"]["d_real"]
     copy = client.post("/api/v1/models", files={"file": ("m.zip", download.content)})
     assert copy.status_code == 201 and copy.json()["id"] != mid  # same id taken: a new one
     assert client.delete(f"/api/v1/models/{mid}").status_code == 204
@@ -128,8 +128,8 @@ def test_classifiers_are_not_generators(client, tmp_path):
     assert client.post(f"/api/v1/models/{mid}/generate", json={"n": 1}).status_code == 409
     assert client.get(f"/v2/models/{mid}").status_code == 404
     frame = upload(client)["id"]
-    scores = client.post(f"/api/v1/models/{mid}/evaluate", json={"frame": frame})
-    assert scores.status_code == 200 and "accuracy" in scores.json()["metrics"]
+    scores = evaluate(client, mid, frame)
+    assert "accuracy" in scores["metrics"]
 
 
 def test_vaes_generate_and_serve_v2_too(client, tmp_path):

@@ -33,7 +33,7 @@ export async function jobsPage(view, signal) {
     table.hidden = !jobs.length;
     fill(body, jobs.map((job) => h("tr.clickable", { dataset: { id: job.id },
       onclick: () => { location.hash = `#/jobs/${job.id}`; } },
-      h("td.mono", job.id), h("td", job.algo), h("td", badge(job.status)),
+      h("td.mono", job.id), h("td", job.kind === "evaluate" ? `${job.algo} · evaluate` : job.algo), h("td", badge(job.status)),
       h("td", progressBar(job.progress, progressText(job), true), h("span.muted", progressText(job))),
       h("td.mono", job.training_frame), h("td", when(job.created)),
       h("td", job.model_id ? h("a.mono", { href: `#/models/${job.model_id}`, onclick: (e) => e.stopPropagation() }, job.model_id) : "–"))));
@@ -57,9 +57,12 @@ export async function jobPage(view, id, signal) {
   let shownEpoch = -1;
   let shownHistory = -1;
   const curves = h("div.panel", h("h2", "Training curves"), charts);
+  const evaluating = job.kind === "evaluate"; // model_performance of job.model_id on job.training_frame
+  const scores = h("div#job-scores");
   view.append(title, h("div.panel", progress, stats, message, actions),
-    generator ? h("div.grid2", curves, h("div.panel", h("h2", "Samples from fixed noise (latest epoch)"), samples, samplesNote))
-      : curves, // classifiers write no sample grid
+    evaluating ? h("div.panel", h("h2", "Scores"), scores)
+      : generator ? h("div.grid2", curves, h("div.panel", h("h2", "Samples from fixed noise (latest epoch)"), samples, samplesNote))
+        : curves, // classifiers write no sample grid
     h("div.panel", h("h2", "Parameters"), params));
 
   async function refreshSamples() {
@@ -67,6 +70,16 @@ export async function jobPage(view, id, signal) {
     samples.hidden = !loaded;
     samples.dataset.epoch = job.epoch;
     samplesNote.textContent = loaded ? `epoch ${job.epoch} of ${job.epochs}` : "No sample grid yet (one is written after each epoch).";
+  }
+
+  function renderEvaluation() {
+    fill(stats,
+      h("div", h("b", "evaluate"), h("span", "kind")),
+      h("div", h("b", h("a.mono", { href: `#/models/${job.model_id}` }, job.model_id)), h("span", "model")),
+      h("div", h("b", h("a.mono", { href: `#/frames/${job.training_frame}` }, job.training_frame)), h("span", "frame")));
+    const metrics = Object.entries(job.result?.metrics || {});
+    fill(scores, metrics.length ? h("dl.kv", metrics.map(([k, v]) => [h("dt", k), h("dd", { dataset: { key: k } }, fmt(v))]))
+      : h("p.empty", ACTIVE.has(job.status) ? "The scores appear when the job is done." : "No scores: the job did not finish."));
   }
 
   function render() {
@@ -79,18 +92,20 @@ export async function jobPage(view, id, signal) {
       h("div", h("b", `${job.epoch}/${job.epochs}`), h("span", "epochs")),
       h("div", h("b", job.algo), h("span", "algorithm")),
       h("div", h("b", h("a.mono", { href: `#/frames/${job.training_frame}` }, job.training_frame)), h("span", "training frame")));
+    if (evaluating) renderEvaluation();
     message.textContent = job.message;
     fill(actions);
     if (ACTIVE.has(job.status)) actions.append(h("button.danger#job-cancel", { type: "button", onclick: () => act("cancel") }, "Cancel"));
-    if (RESUMABLE.has(job.status)) actions.append(h("button.primary#job-resume", { type: "button", onclick: () => act("resume") }, "Resume from the last checkpoint"));
+    if (RESUMABLE.has(job.status)) actions.append(h("button.primary#job-resume", { type: "button", onclick: () => act("resume") },
+      evaluating ? "Evaluate again" : "Resume from the last checkpoint"));
     if (job.model_id) actions.append(h("a#job-model", { href: `#/models/${job.model_id}` }, h("button.primary", { type: "button" }, `Open model ${job.model_id}`)));
-    if (job.history.length !== shownHistory) {
+    if (!evaluating && job.history.length !== shownHistory) {
       shownHistory = job.history.length;
       fill(charts, historyCharts(job.history, job.algo));
     }
     fill(params, Object.entries(job.parameters).map(([k, v]) => [h("dt", k), h("dd", fmt(v))]));
     if (!params.childNodes.length) params.append(h("dt", "all"), h("dd", "defaults"));
-    if (generator && job.epoch !== shownEpoch && (job.epoch > 0 || job.status === "done")) {
+    if (!evaluating && generator && job.epoch !== shownEpoch && (job.epoch > 0 || job.status === "done")) {
       shownEpoch = job.epoch;
       refreshSamples().catch(() => {});
     }

@@ -1,7 +1,7 @@
 // Models: a sortable table comparing models by their metrics (FID among them when present); a model page
 // with history charts, parameters, evaluation on demand, a generator panel, a latent walk and download.
 
-import { del, download, get, loadImage, post } from "./api.js";
+import { del, download, events, get, loadImage, post } from "./api.js";
 import { historyCharts } from "./chart.js";
 import { fill, fmt, h, toast, when } from "./dom.js";
 import { frameLabel } from "./frames.js";
@@ -57,6 +57,32 @@ export async function modelsPage(view, signal) {
   render();
 }
 
+const FINAL = new Set(["done", "failed", "cancelled", "interrupted"]);
+
+/** Follow a job through its Server-Sent Events (polling when the stream breaks) until a final status;
+ *  ``onSnapshot(job)`` sees every snapshot. Resolves to the final job. */
+async function followJob(job, signal, onSnapshot) {
+  const path = `/api/v1/jobs/${encodeURIComponent(job.id)}`;
+  while (!FINAL.has(job.status)) {
+    if (signal.aborted) throw new Error("left the page");
+    try {
+      await events(`${path}/events`, (name, data) => {
+        if (name !== "job") return;
+        job = data;
+        onSnapshot(job);
+      }, signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    if (!FINAL.has(job.status)) {
+      job = await get(path, { signal });
+      onSnapshot(job);
+    }
+  }
+  return job;
+}
+
 function dl(entries) {
   return h("dl.kv", entries.map(([k, v]) => [h("dt", k), h("dd", { dataset: { key: k } }, fmt(v))]));
 }
@@ -71,16 +97,28 @@ export async function modelPage(view, id, signal) {
 
   const evalFrame = h("select#eval-frame", frames.map((f) => h("option", { value: f.id }, frameLabel(f))));
   const evalError = h("p.error#eval-error");
+  const evalStatus = h("p.muted#eval-status");
+  // Evaluation is a job on the server (queued with the training jobs): start it, follow its event stream
+  // (polling if the stream breaks) and show the scores once it is done.
   const evalButton = h("button#evaluate", { type: "button", onclick: async () => {
     evalError.textContent = "";
     evalButton.disabled = true;
     evalButton.textContent = "Evaluating…";
     try {
-      const result = await post(`${path}/evaluate`, { frame: evalFrame.value });
-      showMetrics({ ...model.metrics, ...result.metrics });
-      Object.assign(model.metrics, result.metrics);
+      let job = await post(`${path}/evaluate`, { frame: evalFrame.value });
+      const show = () => {
+        evalStatus.dataset.status = job.status;
+        fill(evalStatus, "Evaluation job ", h("a.mono#eval-job", { href: `#/jobs/${job.id}` }, job.id), `: ${job.message || job.status}`);
+      };
+      show();
+      job = await followJob(job, signal, (snapshot) => { job = snapshot; show(); });
+      show();
+      if (job.status !== "done") throw new Error(`the evaluation job ${job.status}: ${job.message}`);
+      Object.assign(model.metrics, job.result.metrics);
+      showMetrics(model.metrics);
       toast("Evaluation done");
     } catch (error) {
+      if (signal.aborted) return;
       evalError.textContent = error.detail || error.message;
     } finally {
       evalButton.disabled = false;
@@ -111,7 +149,7 @@ export async function modelPage(view, id, signal) {
       deleteButton),
     h("div.grid2",
       h("div.panel", h("h2", "Metrics"), metrics,
-        h("h3", "Evaluate on a frame"), h("div.row", h("label", "Frame", evalFrame), evalButton), evalError),
+        h("h3", "Evaluate on a frame"), h("div.row", h("label", "Frame", evalFrame), evalButton), evalStatus, evalError),
       h("div.panel", h("h2", "Parameters"), dl(params),
         h("h3", "Data"), dl([["images", shape(model)], ["source", model.source], ["created", when(model.created)]]))),
     h("div.panel", h("h2", "Training history"), historyCharts(model.history, model.algo)));
