@@ -104,14 +104,14 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
 
 def train(repo, job, reporter: Reporter) -> None:
     """Train, save the model, and record it with the job's final update (one transaction: see add_model)."""
-    from genforge.artifacts import save_model
+    from genforge.artifacts import load_model, save_model
     from genforge.errors import GenforgeError
     from genforge.estimators import get_estimator
     from genforge.model_folder import find_model_folder
     from genforge.server.db import FrameRow, ModelRow, utcnow
     from genforge.server.repository import JobEnd
     from genforge.server.store import model_row_values, read_frame
-    from genforge.training.checkpoint import CHECKPOINT_DIR
+    from genforge.training.checkpoint import CHECKPOINT_DIR, checkpoint_epoch
     from genforge.training.progress import ProgressReport
 
     params = dict(job.parameters or {})
@@ -131,8 +131,13 @@ def train(repo, job, reporter: Reporter) -> None:
         params["checkpoint"] = str(run_dir / CHECKPOINT_DIR)
     params.update(run_dir=str(run_dir), verbose=False)
     model = get_estimator(job.algo)(**params)
-    reporter.write(message="training: loading data" if not job.resume else "training: resuming from checkpoint")
-    model.train(training_frame=train_frame, validation_frame=valid, callbacks=[ProgressReport(reporter)])
+    if job.resume and checkpoint_epoch(run_dir) >= model.get_params()["epochs"]:
+        # Training had finished when the earlier attempt failed (while recording the model): keep its result.
+        reporter.write(message="training had finished; recording the model of the last checkpoint")
+        model = load_model(run_dir / CHECKPOINT_DIR)
+    else:
+        reporter.write(message="training: loading data" if not job.resume else "training: resuming from checkpoint")
+        model.train(training_frame=train_frame, validation_frame=valid, callbacks=[ProgressReport(reporter)])
     # Written into a hidden staging folder; add_model moves it to models/<id> and keeps it only once the
     # model's row and the job's "done" are committed together.
     staging = repo.staging(".pending-")

@@ -116,10 +116,15 @@ def test_a_finished_jobs_model_folder_goes_when_its_row_is_refused(client, tmp_p
     with engine.begin() as conn:
         conn.execute(text("DROP TRIGGER refuse_models"))
     engine.dispose()
+    # Resuming the failed job records the model its finished training left in the checkpoint.
+    assert client.post(f"/api/v1/jobs/{job['id']}/resume").status_code in (200, 202)
+    resumed = wait_for(client, job["id"], ("done", "failed"))
+    assert resumed["status"] == "done", resumed["message"]
+    assert resumed["history"] == failed["history"]  # not trained again
     again = client.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame, "parameters": TINY_GAN}).json()
     done = wait_for(client, again["id"], ("done", "failed"))
     assert done["status"] == "done", done["message"]
-    assert [p.name for p in models.iterdir()] == [done["model_id"]]
+    assert sorted(p.name for p in models.iterdir()) == sorted([resumed["model_id"], done["model_id"]])
 
 
 def test_a_model_of_a_job_that_moved_on_is_not_kept(tmp_path, saved_gan):
