@@ -128,7 +128,7 @@ def generate(model_path: str, count: int, seed: int | None, label: str | None, o
     from genforge.artifacts import load_model
 
     model = load_model(model_path)
-    if not hasattr(model, "predict") or model.algo == "cnn":
+    if not model.generates:
         raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images.")
     if count < 1:
         raise ParameterError(f"-n must be at least 1, got {count}.")
@@ -238,8 +238,9 @@ def evaluate(model_path: str, frame_source: str, count: int | None, training_fra
     from genforge.metrics import default_training_source, model_scores
 
     model = load_model(model_path)
-    if model.algo == "cnn":
-        raise ParameterError(f"{model_path} is a 'cnn' model, which does not generate images; evaluate a gan or vae.")
+    if not model.generates:
+        raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images; evaluate a "
+                             "generator.")
     frame = import_file(frame_source)
     training_source = training_frame or default_training_source(frame_source)
     training = import_file(training_source) if training_source else None
