@@ -25,12 +25,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Iterable, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
 from genforge.errors import DataError, ModelFormatError, NotFittedError, ParameterError
-from genforge.estimators.inputs import check_options
+from genforge.estimators.inputs import check_options, training_data
 from genforge.estimators.params import ParamSet
 from genforge.frame import Frame
 from genforge.model_folder import describe_shape, find_model_folder, group_tensors, read_meta, read_weights
@@ -175,7 +174,7 @@ class Estimator:
 
         ``callbacks``: extra :class:`genforge.training.callbacks.Callback` objects for the training loop
         (scores, reports, ...), run beside the ones the parameters ask for."""
-        frame = _training_frame(x, y, training_frame)
+        frame = training_data(x, y, training_frame)
         if validation_frame is not None and not isinstance(validation_frame, Frame):
             raise DataError(f"validation_frame must be a Frame, got {type(validation_frame).__name__}.")
         params = self.check_training_frame(frame)
@@ -404,30 +403,3 @@ def _init_with_signature(cls: type[Estimator]):
     lines = [f"    {p.name}: {p.help}" for p in cls.PARAMS]
     __init__.__doc__ = f"{cls.__name__}'s parameters (validated in train):\n\n" + "\n".join(lines)
     return __init__
-
-
-def _training_frame(x: Any, y: Any, training_frame: Frame | None) -> Frame:
-    if isinstance(x, (str, list, tuple)) or isinstance(y, (list, tuple)) and all(isinstance(v, str) for v in y):
-        raise DataError(
-            "x (and y) name columns in H2O; genforge trains on whole images. Pass the images as x=frame or "
-            "training_frame=frame, and labels, if any, in the frame or as y=array."
-        )
-    if training_frame is not None and x is not None:
-        raise DataError("Pass the training data once: either x or training_frame, not both.")
-    data = training_frame if training_frame is not None else x
-    if data is None:
-        raise DataError("train() needs data: pass training_frame=frame (or x=frame, or x=an image array).")
-    if isinstance(data, Frame):
-        if isinstance(y, str):  # H2O's y="label": the frame's own labels
-            if data.labels is None:
-                raise DataError(f"y={y!r} names the labels, but the training frame has none; import a labelled "
-                                "frame or pass y=an array of labels.")
-            return data
-        if y is not None:
-            return Frame(data.images, np.asarray(y), None, name=data.name)
-        return data
-    if isinstance(data, np.ndarray) or torch.is_tensor(data):
-        if isinstance(y, str):
-            raise DataError(f"y={y!r} names a column, but an image array has none; pass y=an array of labels.")
-        return Frame.from_numpy(np.asarray(data), labels=y)
-    raise DataError(f"training data must be a Frame or an image array, got {type(data).__name__}.")

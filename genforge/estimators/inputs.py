@@ -125,6 +125,35 @@ def check_options(method: Any, options: dict, where: str, skip: int = 1) -> None
         raise ParameterError(f"{where} got unknown option(s) {unknown}; it takes: {', '.join(accepted) or 'none'}.")
 
 
+def training_data(x: Any, y: Any, training_frame: Frame | None) -> Frame:
+    """The training Frame from ``train``'s arguments: ``x`` (a Frame or an image array) or ``training_frame``,
+    with labels ``y`` (an array, or H2O's ``y="label"`` for the frame's own); H2O's column lists are refused."""
+    if isinstance(x, (str, list, tuple)) or isinstance(y, (list, tuple)) and all(isinstance(v, str) for v in y):
+        raise DataError(
+            "x (and y) name columns in H2O; genforge trains on whole images. Pass the images as x=frame or "
+            "training_frame=frame, and labels, if any, in the frame or as y=array."
+        )
+    if training_frame is not None and x is not None:
+        raise DataError("Pass the training data once: either x or training_frame, not both.")
+    data = training_frame if training_frame is not None else x
+    if data is None:
+        raise DataError("train() needs data: pass training_frame=frame (or x=frame, or x=an image array).")
+    if isinstance(data, Frame):
+        if isinstance(y, str):  # H2O's y="label": the frame's own labels
+            if data.labels is None:
+                raise DataError(f"y={y!r} names the labels, but the training frame has none; import a labelled "
+                                "frame or pass y=an array of labels.")
+            return data
+        if y is not None:
+            return Frame(data.images, np.asarray(y), None, name=data.name)
+        return data
+    if isinstance(data, np.ndarray) or torch.is_tensor(data):
+        if isinstance(y, str):
+            raise DataError(f"y={y!r} names a column, but an image array has none; pass y=an array of labels.")
+        return Frame.from_numpy(np.asarray(data), labels=y)
+    raise DataError(f"training data must be a Frame or an image array, got {type(data).__name__}.")
+
+
 def to_uint8_images(images: torch.Tensor) -> np.ndarray:
     """``(N, C, H, W)`` floats in [-1, 1] as uint8 ``(N, H, W, C)``."""
     return images.add(1).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
