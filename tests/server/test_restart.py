@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import TINY_GAN, npz_bytes, zip_model
+from .conftest import DATABASES, TINY_GAN, npz_bytes, zip_model
 from .live import free_port, start_server, stop_server
 
 
@@ -26,9 +26,10 @@ def _wait(client: httpx.Client, job_id: str, statuses, check=lambda job: True, t
 
 
 @pytest.mark.slow
-def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, saved_gan):
+@DATABASES
+def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, saved_gan, db_url):
     data, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
-    server = start_server(data, port, log)
+    server = start_server(data, port, log, db_url=db_url)
     try:
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "k"}, timeout=30)
         frame = client.post("/api/v1/frames", files={"file": ("tiny.npz", npz_bytes())}).json()["id"]
@@ -44,7 +45,7 @@ def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, s
             time.sleep(0.1)
         assert not Path(f"/proc/{worker_pid}").exists() or "Z" in Path(f"/proc/{worker_pid}/stat").read_text().split()[2]
 
-        server = start_server(data, port, log)
+        server = start_server(data, port, log, db_url=db_url)
         interrupted = client.get(f"/api/v1/jobs/{job}").json()
         assert interrupted["status"] == "interrupted", interrupted
         assert interrupted["epoch"] >= running["epoch"] and "resume" in interrupted["message"]
