@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup run test bench clean fashion-mnist chromium
+.PHONY: setup run test bench clean fashion-mnist chromium postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,19 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "note: install the Debian package chromium for the browser tests (tests/webui)"; fi
 
+# Debian's postgresql for the server tests' PostgreSQL cases (tests/server/postgres.py starts a throw-away
+# cluster as the package's postgres user; without it those cases skip).
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else echo "note: install the Debian package postgresql for the server tests on PostgreSQL (tests/server)"; fi
+
 # The main job: the REST server and web UI on http://127.0.0.1:54321, with built-in datasets ready to train.
 run: setup fashion-mnist
 	$(BIN)/genforge start --data-dir genforge-data --preload digits --preload fashion-mnist:train
 
-test: $(VENV)/.installed-test fashion-mnist chromium
+test: $(VENV)/.installed-test fashion-mnist chromium postgresql
 	$(BIN)/python -m pytest
 
 bench: setup fashion-mnist

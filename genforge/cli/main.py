@@ -100,6 +100,13 @@ def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: st
     if env is None:
         model = cls(**params).train(training_frame=frame, validation_frame=valid)
     else:
+        from genforge.training.elastic import restart_checkpoint
+
+        resume = restart_checkpoint(params, env)  # torchrun restarted the group: go on from this run's checkpoint
+        if resume:
+            params["checkpoint"] = resume
+            if env.is_main_process:
+                click.echo(f"restart: resuming from {resume}")
         with distributed.session(params.get("device", "auto")):
             model = cls(**params).train(training_frame=frame, validation_frame=valid)
         if not env.is_main_process:

@@ -9,6 +9,7 @@ import secrets
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError as SqlDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
@@ -100,6 +101,12 @@ def install(app: FastAPI) -> None:
     async def _too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
         return JSONResponse(_body(request, f"request body is larger than the limit of {error.limit} bytes."),
                             status_code=413)
+
+    @app.exception_handler(SqlDataError)
+    async def _unstorable(request: Request, error: SqlDataError) -> JSONResponse:
+        # PostgreSQL refuses what SQLite stores: NUL characters, text longer than its column.
+        return JSONResponse(_body(request, "a value cannot be stored: it holds a NUL character or is longer than "
+                                           "the database allows; remove the NUL or shorten it."), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -2,20 +2,23 @@
 
 A model's name is its id. Inputs: ``z`` (FP32, ``[-1, latent_dim]``) and, for conditional models, an
 optional ``label`` (INT64, ``[-1]``); output: ``images`` (UINT8, ``[-1, H, W, C]``), row-major flat data.
+Bodies are read as the standard clients send them (``genforge.server.v2_codec``): any Content-Type, and the
+binary tensor data extension for inputs and outputs.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from genforge._version import __version__
 from genforge.server.deps import Context, get_ctx, is_generator
 from genforge.server.errors import ApiError
-from genforge.server.schemas import ErrorV2, InferIn, InferOut, ModelMetaV2
+from genforge.server.schemas import ErrorV2, InferOut, ModelMetaV2
+from genforge.server.v2_codec import InferRequest, infer_body_schema, infer_response, read_infer_request, tensor_array
 
 router = APIRouter(prefix="/v2", tags=["inference (v2)"])
 health = APIRouter(prefix="/v2", tags=["inference (v2)"])
@@ -29,13 +32,15 @@ def live() -> dict[str, bool]:
 
 
 @router.get("/health/ready", summary="Readiness: the database answers")
-def ready(ctx: Context = Depends(get_ctx)) -> dict[str, bool]:
-    return {"ready": ctx.db.ping()}
+def ready(ctx: Context = Depends(get_ctx)) -> Response:
+    # The protocol's clients read readiness from the status code (200 = ready), not from the body.
+    ok = ctx.db.ping()
+    return Response(f'{{"ready":{str(ok).lower()}}}', status_code=200 if ok else 503, media_type="application/json")
 
 
 @router.get("", summary="Server metadata")
 def server_meta() -> dict[str, Any]:
-    return {"name": "genforge", "version": __version__, "extensions": []}
+    return {"name": "genforge", "version": __version__, "extensions": ["binary_tensor_data"]}
 
 
 def _generator(ctx: Context, name: str):
@@ -89,29 +94,17 @@ def model_ready_version(name: str, version: str, ctx: Context = Depends(get_ctx)
     return model_ready(name, ctx)
 
 
-def _tensor(tensor, dtype, what: str) -> np.ndarray:
-    try:
-        array = np.asarray(tensor.data, dtype=dtype)
-    except (TypeError, ValueError, OverflowError):
-        raise ApiError(400, f"input {what!r}: data must be numbers of the declared datatype.") from None
-    shape = list(tensor.shape)
-    if any(d < 0 for d in shape):
-        raise ApiError(400, f"input {what!r}: shape {shape} has a negative dimension.")
-    if int(np.prod(shape, dtype=np.int64)) != array.size:
-        raise ApiError(400, f"input {what!r}: shape {shape} needs {int(np.prod(shape))} values, got {array.size}.")
-    return array.reshape(shape)
-
-
-def infer(ctx: Context, name: str, body: InferIn) -> dict[str, Any]:
+def infer(ctx: Context, name: str, request: InferRequest) -> Response:
     row, model = _generator(ctx, name)
+    body = request.body
     inputs = {t.name: t for t in body.inputs}
     unknown = set(inputs) - {"z", "label"}
-    if unknown or "z" not in inputs:
+    if unknown or "z" not in inputs or len(inputs) != len(body.inputs):
         raise ApiError(400, f"inputs: expected 'z' (FP32, [-1, {model.latent_size}]) and optionally 'label' "
-                            f"(INT64, [-1]); got {sorted(inputs)}.")
+                            f"(INT64, [-1]), each once; got {[t.name for t in body.inputs]}.")
     if inputs["z"].datatype.upper() not in ("FP32", "FP64", "FP16"):
         raise ApiError(400, f"input 'z': datatype must be FP32, got {inputs['z'].datatype!r}.")
-    z = _tensor(inputs["z"], np.float32, "z")
+    z = tensor_array(inputs["z"], request.binary.get("z"), np.dtype(np.float32))
     if z.ndim != 2 or z.shape[1] != model.latent_size or len(z) == 0:
         raise ApiError(400, f"input 'z': shape must be [N, {model.latent_size}] with N >= 1, got {list(z.shape)}.")
     if len(z) > ctx.settings.max_generate:
@@ -120,29 +113,29 @@ def infer(ctx: Context, name: str, body: InferIn) -> dict[str, Any]:
     if "label" in inputs:
         if inputs["label"].datatype.upper() not in ("INT64", "INT32"):
             raise ApiError(400, f"input 'label': datatype must be INT64, got {inputs['label'].datatype!r}.")
-        labels = _tensor(inputs["label"], np.int64, "label").reshape(-1)
+        labels = tensor_array(inputs["label"], request.binary.get("label"), np.dtype(np.int64)).reshape(-1)
         if len(labels) != len(z):
             raise ApiError(400, f"input 'label': {len(labels)} labels for {len(z)} rows of z; pass one per row.")
     if body.outputs and any(o.name != "images" for o in body.outputs):
         raise ApiError(400, "outputs: this model has the one output 'images'.")
-    images = np.asarray(model.predict(z, labels=labels).images)
-    return {"model_name": name, "model_version": VERSION, "id": body.id,
-            "outputs": [{"name": "images", "datatype": "UINT8", "shape": list(images.shape),
-                         "data": images.reshape(-1).tolist()}]}
+    images = np.asarray(model.predict(z, labels=labels).images, dtype=np.uint8)
+    return infer_response({"model_name": name, "model_version": VERSION, "id": body.id},
+                          {"images": images}, request)
 
 
-def _json(payload: dict[str, Any]) -> Response:
-    # The pixel list is large: encode it directly rather than through response-model validation.
-    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
+# The body is read by v2_codec (any Content-Type, binary tensors too), so FastAPI is told its schema only.
+INFER = {"response_model": InferOut, "responses": {**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+         "openapi_extra": {"requestBody": infer_body_schema()}}
 
 
-@router.post("/models/{name}/infer", response_model=InferOut, responses=ERRORS, summary="Generate images from z")
-def model_infer(name: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> Response:
-    return _json(infer(ctx, name, body))
+@router.post("/models/{name}/infer", summary="Generate images from z", **INFER)
+async def model_infer(name: str, request: Request, ctx: Context = Depends(get_ctx)) -> Response:
+    parsed = await read_infer_request(request)
+    return await run_in_threadpool(infer, ctx, name, parsed)
 
 
-@router.post("/models/{name}/versions/{version}/infer", response_model=InferOut, responses=ERRORS,
-             summary="Generate images from z (one version)")
-def model_infer_version(name: str, version: str, body: InferIn, ctx: Context = Depends(get_ctx)) -> Response:
+@router.post("/models/{name}/versions/{version}/infer", summary="Generate images from z (one version)", **INFER)
+async def model_infer_version(name: str, version: str, request: Request, ctx: Context = Depends(get_ctx)) -> Response:
     _check_version(version)
-    return _json(infer(ctx, name, body))
+    parsed = await read_infer_request(request)
+    return await run_in_threadpool(infer, ctx, name, parsed)

@@ -180,14 +180,15 @@ class TensorIn(BaseModel):
     shape: list[int]
     datatype: str
     parameters: dict[str, Any] | None = None
-    data: list[Any]
+    data: list[Any] | None = None  # None: sent as raw bytes (parameters.binary_data_size)
 
 
 class TensorOut(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    parameters: dict[str, Any] | None = None  # binary_data_size, when the data follows the JSON as raw bytes
+    data: list[Any] | None = None
 
 
 class RequestedOutput(BaseModel):

@@ -11,8 +11,9 @@ How a run is split (see docs/scaling.md):
   averages the gradients over the ranks.
 - Every rank builds the same model from the same seed (rank 0's seed is broadcast when ``seed`` is None)
   and DDP broadcasts rank 0's parameters anyway. The *noise* differs per rank: rank ``r > 0`` re-seeds
-  torch's RNG with ``seed + r`` before its first step (``seed + r + 1_000_003 * step`` when it resumes at
-  ``step``); rank 0 keeps the stream of a single-process run.
+  torch's RNG with ``seed + r`` before its first step and with ``seed + r + 1_000_003 * step`` after each
+  epoch (and when it resumes at ``step``), so that a resumed run draws what an uninterrupted one draws;
+  rank 0 keeps the stream of a single-process run (its RNG state is in the checkpoint).
 - Rank 0 alone writes checkpoints, history and sample grids (the loop gates them on ``is_main_process``);
   a resumed run loads the checkpoint on every rank, so it must sit on a filesystem every node can read.
 - Per-epoch history rows are averaged over the ranks, and so are floating-point buffers (batch-norm
@@ -110,9 +111,27 @@ def init(device: str = "auto", timeout_secs: float = 1800.0) -> DistributedEnv:
         torch.cuda.set_device(env.local_rank)
     # device_id binds nccl to this process's GPU at once (no guessing in the first collective).
     extra = {"device_id": torch.device("cuda", env.local_rank)} if use_cuda else {}
+    store = _attempt_store(env, timeout_secs)
+    if store is not None:
+        extra["store"] = store
     dist.init_process_group("nccl" if use_cuda else "gloo", rank=env.rank, world_size=env.world_size,
                             timeout=timedelta(seconds=timeout_secs), **extra)
     return env
+
+
+def _attempt_store(env: DistributedEnv, timeout_secs: float):
+    """Under torchrun's agent, its store with a prefix per restart, or None (init from the environment).
+
+    torchrun keeps one store (same MASTER_PORT) across the restarts of ``--max-restarts``, and the process
+    group's keys from the failed attempt are still in it: the new ranks would read the dead ranks'
+    addresses and fail to connect. A prefix per attempt keeps every attempt's keys apart.
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), env.world_size,
+                          is_master=False, timeout=timedelta(seconds=timeout_secs))
+    return dist.PrefixStore(f"genforge/attempt_{attempt}", store)
 
 
 def shutdown(wait: bool = True) -> None:
@@ -218,6 +237,8 @@ class DDPCallback(Callback):
 
     def on_epoch_end(self, loop: TrainingLoop, row: dict) -> None:
         task = loop.task
+        if self.rank > 0:  # the next epoch's noise depends on the step only, as after a resume from this epoch
+            torch.manual_seed(noise_seed(self.seed, self.rank, loop.state.step))
         keys = [k for k, v in row.items() if isinstance(v, float) and k not in ("seconds", "images_per_sec")]
         buffers = [b for m in task.modules.values() for b in m.buffers() if b.is_floating_point()]
         with torch.no_grad():

@@ -79,7 +79,7 @@ def test_validation_and_early_stopping(blobs):
     history = model.scoring_history()
     assert {"valid_loss", "valid_accuracy"} <= set(history.columns)
     assert model._stopping_metric(model.validated_params()) == "valid_loss"
-    assert len(history) < 30 and model._info["stopped_reason"] == "early_stopping"
+    assert len(history) < 30 and model.stopped_reason == "early_stopping"
 
 
 def test_bad_input_is_a_clear_error(trained, blobs):

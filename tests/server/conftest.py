@@ -34,13 +34,40 @@ def settings_for(path: Path, **overrides) -> Settings:
     return Settings(**values)
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """(a throw-away PostgreSQL cluster, "") for the session, or (None, why there is none)."""
+    from .postgres import start_cluster
+
+    cluster, reason = start_cluster()
+    yield cluster, reason
+    if cluster is not None:
+        cluster.stop()
+
+
 @pytest.fixture
-def make_client(tmp_path):
+def db_url(request) -> str | None:
+    """The database the app is created with: None (a SQLite file in the data dir), or a new PostgreSQL
+    database where a module parametrizes ``db_url`` indirectly with "postgresql" (see DATABASES)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    cluster, reason = request.getfixturevalue("postgres_cluster")
+    if cluster is None:
+        pytest.skip(reason)
+    return cluster.create_database()
+
+
+# ``pytestmark = DATABASES`` runs a module's scenarios on SQLite and on PostgreSQL.
+DATABASES = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def make_client(tmp_path, db_url):
     """``make_client(**settings)``: a started app (lifespan run: job supervisor on) and its TestClient."""
     clients = []
 
     def make(**overrides) -> TestClient:
-        client = TestClient(create_app(settings_for(tmp_path / "data", **overrides)))
+        client = TestClient(create_app(settings_for(tmp_path / "data", **{"db_url": db_url, **overrides})))
         client.__enter__()
         clients.append(client)
         return client

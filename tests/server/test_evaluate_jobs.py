@@ -16,7 +16,7 @@ from genforge.server.repository import JobEnd, JobGone, Repository
 from genforge.server.store import import_options
 from tests.conftest import make_frame
 
-from .conftest import TINY_GAN, evaluate, install_model, npz_bytes, settings_for, upload, wait_for
+from .conftest import TINY_GAN, install_model, npz_bytes, settings_for, upload, wait_for
 
 
 def test_evaluation_is_a_job_queued_behind_training_on_its_own_model_copy(client, saved_gan, tmp_path):

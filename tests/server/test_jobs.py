@@ -7,9 +7,11 @@ import time
 
 import numpy as np
 
-from .conftest import TINY_GAN, upload, wait_for
+from .conftest import DATABASES, TINY_GAN, upload, wait_for
 
 EPOCHS = 30  # the long job: long enough to cancel mid-run
+
+pytestmark = DATABASES  # every scenario on SQLite and on PostgreSQL
 
 
 def test_estimators_list_every_algorithm_with_its_parameter_schema(client):

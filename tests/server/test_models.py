@@ -11,7 +11,9 @@ import numpy as np
 
 import genforge as gf
 
-from .conftest import evaluate, install_model, upload, zip_model
+from .conftest import DATABASES, evaluate, install_model, upload, zip_model
+
+pytestmark = DATABASES  # every scenario on SQLite and on PostgreSQL
 
 
 def test_generate_in_every_format_reproducibly(client, saved_gan):

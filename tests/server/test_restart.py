@@ -5,40 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import TINY_GAN, npz_bytes, zip_model
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(data: Path, port: int, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "genforge", "start", "--port", str(port), "--data-dir", str(data),
-               "--max-jobs", "1", "--api-key", "k", "--preload", "none", "--log-level", "warning"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(command, stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/live", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"the server did not start: {log.read_text()}")
+from .conftest import DATABASES, TINY_GAN, npz_bytes, zip_model
+from .live import free_port, start_server, stop_server
 
 
 def _wait(client: httpx.Client, job_id: str, statuses, check=lambda job: True, timeout: float = 120) -> dict:
@@ -52,9 +26,10 @@ def _wait(client: httpx.Client, job_id: str, statuses, check=lambda job: True, t
 
 
 @pytest.mark.slow
-def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, saved_gan):
-    data, port, log = tmp_path / "data", _free_port(), tmp_path / "server.log"
-    server = _start(data, port, log)
+@DATABASES
+def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, saved_gan, db_url):
+    data, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
+    server = start_server(data, port, log, db_url=db_url)
     try:
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "k"}, timeout=30)
         frame = client.post("/api/v1/frames", files={"file": ("tiny.npz", npz_bytes())}).json()["id"]
@@ -70,7 +45,7 @@ def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, s
             time.sleep(0.1)
         assert not Path(f"/proc/{worker_pid}").exists() or "Z" in Path(f"/proc/{worker_pid}/stat").read_text().split()[2]
 
-        server = _start(data, port, log)
+        server = start_server(data, port, log, db_url=db_url)
         interrupted = client.get(f"/api/v1/jobs/{job}").json()
         assert interrupted["status"] == "interrupted", interrupted
         assert interrupted["epoch"] >= running["epoch"] and "resume" in interrupted["message"]
@@ -82,8 +57,4 @@ def test_sigkilled_server_restarts_with_interrupted_job_that_resumes(tmp_path, s
         assert [row["epoch"] for row in done["history"]] == list(range(1, 31))
         assert client.get(f"/api/v1/models/{done['model_id']}").status_code == 200
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
