@@ -36,6 +36,7 @@ def read(path: Path, ctx: ReadContext) -> Loaded:
         raise DataError(f"{path}: not a readable Parquet file ({exc}).") from None
     image_col = _image_column(schema, ctx.option("image_column"), path, pa)
     label_col = _label_column(schema, ctx.option("label_column"), image_col, path, pa)
+    _check_uncompressed(parquet, [image_col] + ([label_col] if label_col else []), ctx, path)
     try:
         table = parquet.read(columns=[image_col] + ([label_col] if label_col else []))
     except (pa.ArrowException, OSError) as exc:
@@ -64,6 +65,22 @@ def read(path: Path, ctx: ReadContext) -> Loaded:
     if raw_labels is not None:
         labels, class_names = _labels([raw_labels[rows[j]] for j in kept], _class_names(schema, label_col))
     return Loaded(images, labels, class_names, [sources[j] for j in kept])
+
+
+def _check_uncompressed(parquet, columns: list[str], ctx: ReadContext, path: Path) -> None:
+    """Refuse columns whose pages inflate past ``max_frame_bytes`` (as the file's metadata declares them)."""
+    try:
+        meta = parquet.metadata
+        total = 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                if column.path_in_schema.split(".")[0] in columns:
+                    total += max(int(column.total_uncompressed_size), 0)
+    except Exception:  # noqa: BLE001 - unusual metadata: the read below reports real damage
+        return
+    ctx.limits.check_frame((total,), np.uint8, f"{path} (columns {', '.join(columns)})")
 
 
 def _pyarrow(path: Path):
