@@ -103,7 +103,7 @@ def decode_images(
 def _bad(ctx: ReadContext, source: str, exc: Exception) -> None:
     if isinstance(exc, LimitError) and not ctx.skip:
         # Kept a LimitError (the server answers those with 413 and its own option's name).
-        raise LimitError(f"{source}: {exc}", exc.option, exc.needed, exc.what) from None
+        raise LimitError(f"{source}: {exc}", exc.option, exc.needed, f"{source}: {exc.reason}") from None
     ctx.bad(source, reason_for(exc), "" if isinstance(exc, LimitError) else _FIX)
 
 

@@ -25,9 +25,10 @@ OPTIONS = ("max_image_pixels", "max_frame_bytes")
 class LimitError(DataError):
     """Input that would decode past a limit. ``option`` names the limit, ``needed`` what would pass it."""
 
-    def __init__(self, message: str, option: str = "", needed: int = 0, what: str = "") -> None:
+    def __init__(self, message: str, option: str = "", needed: int = 0, reason: str = "") -> None:
         super().__init__(message)
-        self.option, self.needed, self.what = option, needed, what
+        # ``reason`` is the message without its advice, for callers that raise limits their own way (the server).
+        self.option, self.needed, self.reason = option, needed, reason or message
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,10 @@ class Limits:
         pixels = int(width) * int(height)
         if top is not None and pixels > top:
             where = f"{source}: " if source else ""
-            raise LimitError(
-                f"{where}the image is {width}x{height} = {pixels:,} pixels, past the limit of {top:,} pixels per "
-                f"image (a guard against decompression bombs). If you trust it, pass max_image_pixels={pixels} "
-                "or more.", "max_image_pixels", pixels, f"{width}x{height} image")
+            reason = (f"{where}the image is {width}x{height} = {pixels:,} pixels, past the limit of {top:,} pixels "
+                      "per image (a guard against decompression bombs).")
+            raise LimitError(f"{reason} If you trust it, pass max_image_pixels={pixels} or more.",
+                             "max_image_pixels", pixels, reason)
 
     def check_frame(self, shape: tuple[int, ...], dtype: Any = np.uint8, where: str = "") -> None:
         """Refuse an array of ``shape`` and ``dtype`` bigger than ``max_frame_bytes``, before allocating it."""
@@ -64,10 +65,10 @@ class Limits:
         if top is not None and size > top:
             shown = "x".join(str(int(s)) for s in shape)
             at = f"{where}: " if where else ""
-            raise LimitError(
-                f"{at}the data would decode to {_size(size)} ({shown} {np.dtype(dtype).name}), past the limit of "
-                f"{_size(top)} per frame. If you trust it and have the memory, pass max_frame_bytes={size} or "
-                "more (or limit=... to read fewer images).", "max_frame_bytes", size, f"{_size(size)} frame")
+            reason = (f"{at}the data would decode to {_size(size)} ({shown} {np.dtype(dtype).name}), past the limit "
+                      f"of {_size(top)} per frame.")
+            raise LimitError(f"{reason} If you trust it and have the memory, pass max_frame_bytes={size} or more "
+                             "(or limit=... to read fewer images).", "max_frame_bytes", size, reason)
 
 
 def _check(key: str, value: Any) -> int | None:

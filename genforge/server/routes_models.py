@@ -25,6 +25,7 @@ from genforge.server.errors import ApiError, not_found
 from genforge.server.routes_frames import load_frame
 from genforge.server.schemas import MAX_SEED, ErrorOut, EvaluateIn, EvaluateOut, GenerateIn, GenerateOut, ModelOut
 from genforge.server.onnx_models import ONNX_FILE, OnnxModel
+from genforge.server.paths import resolve_evaluator
 from genforge.server.schemas import InterpolateIn
 from genforge.server.store import model_row_values, new_id, valid_id
 
@@ -116,6 +117,13 @@ def evaluate(model_id: str, body: EvaluateIn, ctx: Context = Depends(get_ctx)) -
                             "genforge model it was exported from.")
     frame = load_frame(ctx, body.frame)
     model = load(ctx, row)
+    if "evaluator" in model.get_params():
+        # The stored value is a built-in name or a model id here; a path (from an uploaded model.json) means
+        # nothing on this server and is never read: the built-in evaluator that fits the frame is used.
+        try:
+            model.set_params(evaluator=resolve_evaluator(ctx.db, (row.parameters or {}).get("evaluator")))
+        except ApiError:
+            model.set_params(evaluator=None)
     metrics = json.loads(json.dumps(model.model_performance(frame), default=_plain))
     merged = {**(row.metrics or {}), **metrics}
     with ctx.db.session() as session:

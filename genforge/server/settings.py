@@ -25,6 +25,10 @@ class Settings:
     max_upload_bytes: int = 256 * 1024 * 1024
     max_images: int = 250_000
     max_generate: int = 1024
+    # Decompression limits of every import (genforge.data.limits), smaller than the Python API's 16.7 M / 4 GiB:
+    # a server takes data from anyone with the key.
+    max_image_pixels: int = 2048 * 2048
+    max_frame_bytes: int = 1024**3
     preload: tuple[str, ...] = ("digits",)
     model_cache: int = 8  # loaded models kept in memory for generate / infer
     worker_threads: int = 0  # torch threads per training worker (0 = torch's default)
@@ -36,6 +40,8 @@ class Settings:
             raise ValueError(f"max_jobs must be at least 1, got {self.max_jobs}.")
         if self.api_key == "":
             self.api_key = None
+        if self.max_image_pixels < 1 or self.max_frame_bytes < 1:
+            raise ValueError("max_image_pixels and max_frame_bytes must be positive.")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -23,6 +23,7 @@ import numpy as np
 from genforge.errors import DataError
 from genforge.frame import Frame
 from genforge.server.errors import ApiError
+from genforge.server.paths import confined_path  # noqa: F401 - one confinement for every route
 from genforge.server.settings import Settings
 
 IMPORT_OPTIONS = ("image_size", "channels", "on_error")
@@ -53,24 +54,6 @@ def builtin_name(source: str) -> str | None:
     return key if key in names else None
 
 
-def confined_path(settings: Settings, source: str) -> Path:
-    """The real path of ``source`` (relative ones under the data dir's imports/), if inside a root."""
-    try:
-        raw = Path(source).expanduser()
-        path = (raw if raw.is_absolute() else settings.imports_dir / raw).resolve()
-        exists = path.exists()
-    except (OSError, RuntimeError, ValueError) as error:  # too long, a symlink loop, a NUL byte, ...
-        raise ApiError(400, f"{source[:200]!r} is not a usable path ({error.__class__.__name__}).") from None
-    for root in settings.allowed_roots:
-        if path == root or root in path.parents:
-            if not exists:
-                raise ApiError(404, f"{source[:200]!r} does not exist under the server's import roots.")
-            return path
-    roots = ", ".join(str(r) for r in settings.allowed_roots)
-    raise ApiError(403, f"{source[:200]!r} is outside the folders this server may read ({roots}); "
-                        "copy it there, start the server with --root, or upload the file.")
-
-
 def import_options(options: dict[str, Any]) -> dict[str, Any]:
     unknown = set(options) - set(IMPORT_OPTIONS)
     if unknown:
@@ -82,7 +65,10 @@ def import_frame(settings: Settings, source: str, options: dict[str, Any]) -> tu
     """Import a built-in name or a confined server-side path; returns the frame and its kind."""
     from genforge.data import import_file
 
-    options = {**import_options(options), "limit": settings.max_images + 1}  # decode no more than we take
+    from genforge.server.limits import import_limits
+
+    options = {**import_options(options), "limit": settings.max_images + 1,  # decode no more than we take
+               **import_limits(settings)}
     name = builtin_name(source)
     if name is not None:
         frame = import_file(name, **options)

@@ -93,6 +93,15 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
                 reporter.write(status="failed", message=f"checkpoint model {job.parameters['checkpoint']!r} no longer exists.",
                                finished=utcnow(), pid=None)
                 return 0
+    if params.get("evaluator") is not None:
+        from genforge.server.errors import ApiError
+        from genforge.server.paths import resolve_evaluator
+
+        try:  # a built-in name or a model id becomes its folder now, as the checkpoint's id did
+            params["evaluator"] = resolve_evaluator(db, params["evaluator"])
+        except ApiError as error:
+            reporter.write(status="failed", message=error.detail, finished=utcnow(), pid=None)
+            return 0
     run_dir = Path(job.run_dir)
     model_path: Path | None = None
     try:
@@ -108,6 +117,8 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
         model.on_progress = reporter
         reporter.write(message="training: loading data" if not job.resume else "training: resuming from checkpoint")
         model.train(training_frame=train, validation_frame=valid)
+        if "evaluator" in params:
+            model.set_params(evaluator=(job.parameters or {}).get("evaluator"))  # the name or id, not our folder
         model_path = save_model(model, data_dir / "models", force=True)
         values = model_row_values(model_path, job_id=job_id, source="job")
         with db.session() as session:
