@@ -45,6 +45,19 @@ def confined_path(settings: Settings, source: str) -> Path:
     raise refusal(source)
 
 
+def dataset_by_name(name: str, source: str) -> str:
+    """A built-in name as is, a ``$GENFORGE_DATA`` name as its path there: never a path under the server's
+    working folder, which ``import_file`` would look at first for a name that is not built in."""
+    from genforge.data import builtin
+
+    if builtin.canonical(name) is not None:
+        return name
+    found = builtin.find_in_data_dir(source.strip()) or builtin.find_in_data_dir(name)
+    if found is None:
+        raise refusal(source)
+    return str(found)
+
+
 def _evaluator_refusal(value: Any) -> ApiError:
     from genforge.metrics.domain import builtin_evaluators
 

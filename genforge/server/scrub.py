@@ -83,7 +83,7 @@ class ScrubPathsMiddleware:
         self.paths = PrivatePaths(data_dir, roots)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] == "HEAD":  # HEAD: headers only, nothing to rewrite
             await self.app(scope, receive, send)
             return
         start: Message | None = None

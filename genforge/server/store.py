@@ -71,7 +71,9 @@ def import_frame(settings: Settings, source: str, options: dict[str, Any]) -> tu
                **import_limits(settings)}
     name = builtin_name(source)
     if name is not None:
-        frame = import_file(name, **options)
+        from genforge.server.paths import dataset_by_name
+
+        frame = import_file(dataset_by_name(name, source), **options)
         kind = "builtin"
     else:
         frame = import_file(str(confined_path(settings, source)), **options)

@@ -336,3 +336,19 @@ def test_genforge_start_with_a_key_file_requires_that_key(tmp_path):
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_a_dataset_name_is_read_from_genforge_data_not_the_working_folder(client, tmp_path, monkeypatch):
+    from tests.conftest import make_frame
+
+    shared, cwd = tmp_path / "shared", tmp_path / "cwd"
+    shared.mkdir(), cwd.mkdir()
+    frame = make_frame(n=12, size=8)
+    np.savez(shared / "shapes.npz", images=frame.images)
+    (cwd / "shapes").mkdir()  # the same name in the server's working folder
+    for i in range(3):
+        (cwd / "shapes" / f"{i}.png").write_bytes(blank_png(8))
+    monkeypatch.setenv("GENFORGE_DATA", str(shared))
+    monkeypatch.chdir(cwd)
+    response = client.post("/api/v1/frames", json={"source": "shapes"})
+    assert response.status_code == 201 and response.json()["rows"] == 12, response.text
