@@ -46,25 +46,23 @@ def start(host: str, port: int, data_dir: str | None, db_url: str | None, api_ke
         raise click.ClickException(f"the server needs its extra packages ({error.name} is missing): "
                                    "pip install 'genforge[server]'") from None
     from genforge.server.db import safe_url
-    from genforge.server.keyfile import KeyFileError, read_key_file
+    from genforge.server.keyfile import KeyFileError
     from genforge.server.settings import Settings
 
-    key_file = api_key_file or (os.environ.get("GENFORGE_API_KEY_FILE") if api_key is None else None)
     if api_key is not None and api_key_file:
         raise click.UsageError("pass --api-key or --api-key-file, not both.")
-    if key_file:
-        try:
-            api_key = read_key_file(key_file)
-        except KeyFileError as error:
-            raise click.ClickException(str(error)) from None
 
-    overrides = {"data_dir": data_dir, "db_url": db_url, "api_key": api_key, "max_jobs": max_jobs,
+    overrides = {"data_dir": data_dir, "db_url": db_url, "api_key": api_key, "api_key_file": api_key_file,
+                 "max_jobs": max_jobs,
                  "roots": list(roots) or None,
                  "preload": tuple(p for p in preload if p.lower() != "none") if preload else None,
                  "max_upload_bytes": max_upload_mb * 1024 * 1024 if max_upload_mb else None,
                  "max_image_pixels": max_image_pixels,
                  "max_frame_bytes": max_frame_mb * 1024 * 1024 if max_frame_mb else None}
-    settings = Settings.from_env(**overrides)
+    try:
+        settings = Settings.from_env(**overrides)
+    except KeyFileError as error:
+        raise click.ClickException(str(error)) from None
     app = create_app(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     click.echo(f"genforge server: http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs)")

@@ -45,9 +45,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
-        """Settings from ``GENFORGE_*`` variables, then ``overrides`` (None values are ignored)."""
+        """Settings from ``GENFORGE_*`` variables, then ``overrides`` (None values are ignored). The API key
+        comes from ``api_key``, else the file ``api_key_file`` names (``$GENFORGE_API_KEY_FILE``), else
+        ``$GENFORGE_API_KEY``; a key file that is missing, empty or open to other users raises KeyFileError."""
         env = os.environ
         values: dict = {}
+        key_file = overrides.pop("api_key_file", None)
+        if key_file and overrides.get("api_key") is not None:
+            raise ValueError("pass an API key or an API key file, not both.")
         if env.get("GENFORGE_SERVER_DATA"):
             values["data_dir"] = env["GENFORGE_SERVER_DATA"]
         if env.get("GENFORGE_DB"):
@@ -59,6 +64,11 @@ class Settings:
         if env.get("GENFORGE_SERVER_ROOTS"):
             values["roots"] = [p for p in env["GENFORGE_SERVER_ROOTS"].split(os.pathsep) if p]
         values.update({k: v for k, v in overrides.items() if v is not None})
+        key_file = key_file or (env.get("GENFORGE_API_KEY_FILE") if overrides.get("api_key") is None else None)
+        if key_file:
+            from genforge.server.keyfile import read_key_file
+
+            values["api_key"] = read_key_file(key_file)
         return cls(**values)
 
     # ------------------------------------------------------------------------------ derived paths

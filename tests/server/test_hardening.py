@@ -352,3 +352,26 @@ def test_a_dataset_name_is_read_from_genforge_data_not_the_working_folder(client
     monkeypatch.chdir(cwd)
     response = client.post("/api/v1/frames", json={"source": "shapes"})
     assert response.status_code == 201 and response.json()["rows"] == 12, response.text
+
+
+def test_settings_read_the_key_file_from_the_environment(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from genforge.server import create_app
+    from genforge.server.keyfile import KeyFileError
+    from genforge.server.settings import Settings
+
+    key = tmp_path / "key"
+    key.write_text("env-file-key")
+    key.chmod(0o600)
+    monkeypatch.setenv("GENFORGE_API_KEY_FILE", str(key))
+    monkeypatch.setenv("GENFORGE_API_KEY", "ignored-for-the-file")
+    settings = Settings.from_env(data_dir=tmp_path / "d", preload=())
+    assert settings.api_key == "env-file-key"
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/v1/frames").status_code == 401
+        assert client.get("/api/v1/frames", headers={"X-API-Key": "env-file-key"}).status_code == 200
+    assert Settings.from_env(data_dir=tmp_path / "d", api_key="given").api_key == "given"  # an explicit key wins
+    key.chmod(0o604)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        Settings.from_env(data_dir=tmp_path / "d")
