@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "max_image_pixels": s.max_image_pixels, "max_frame_bytes": s.max_frame_bytes,
                 "jobs": {k: statuses.count(k) for k in sorted(set(statuses))}}
 
-    app.add_middleware(ScrubPathsMiddleware, data_dir=settings.data_dir, roots=settings.roots)
+    app.add_middleware(ScrubPathsMiddleware, data_dir=settings.data_dir, roots=settings.allowed_roots)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
     return app

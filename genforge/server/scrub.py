@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # An absolute POSIX path of two parts or more, not inside a URL or a word ("images/s", "http://h/x").
 _ABSOLUTE = re.compile(r"(?<![\w.:/~-])/(?:[\w.@+=,-]+/)+[\w.@+=,-]*")
 _API_PREFIXES = ("/api/", "/v2/", "/ui/", "/docs", "/openapi", "/redoc")
-_BIG = 4 * 1024 * 1024  # JSON bodies above this (inference outputs: numbers) get the prefix rule only
+_BIG = 4 * 1024 * 1024  # error bodies above this are not parsed (the rules then apply to the raw text)
 
 
 class PrivatePaths:
@@ -117,23 +117,16 @@ class ScrubPathsMiddleware:
         await self.app(scope, receive, rewrite)
 
     def _json(self, body: bytes, error: bool) -> bytes:
-        if len(body) > _BIG and not error:
-            text = body.decode("utf-8", "replace")
-            return self.paths.public(text, strict=False).encode() if "/" in text else body
+        if b"/" not in body:  # nothing path-like at all: inference outputs, most listings
+            return body
+        if not error or len(body) > _BIG:
+            # The prefix rule works on the JSON text as it is (Starlette writes non-ASCII unescaped).
+            return self.paths.public(body.decode("utf-8", "replace"), strict=error).encode()
         try:
             value = json.loads(body)
         except ValueError:
-            return self.paths.public(body.decode("utf-8", "replace"), strict=error).encode()
-        return json.dumps(self.paths.scrub(value, strict=error), ensure_ascii=False,
-                          separators=(",", ":")).encode()
+            return self.paths.public(body.decode("utf-8", "replace"), strict=True).encode()
+        return json.dumps(self.paths.scrub(value, strict=True), ensure_ascii=False, separators=(",", ":")).encode()
 
     def _events(self, body: bytes) -> bytes:
-        lines = []
-        for line in body.decode("utf-8", "replace").split("\n"):
-            if line.startswith("data: "):
-                try:
-                    line = "data: " + json.dumps(self.paths.scrub(json.loads(line[6:]), strict=False))
-                except ValueError:
-                    line = self.paths.public(line, strict=False)
-            lines.append(line)
-        return "\n".join(lines).encode()
+        return self.paths.public(body.decode("utf-8", "replace"), strict=False).encode() if b"/" in body else body
