@@ -146,3 +146,19 @@ def test_limit_options_are_checked(tmp_path):
     (tmp_path / "d").mkdir()
     Image.new("L", (64, 64)).save(tmp_path / "d" / "a.png")
     assert len(import_file(tmp_path / "d", max_image_pixels=None, max_frame_bytes=None)) == 1  # None: no limit
+
+
+def test_a_parquet_files_columns_are_checked_before_they_are_inflated(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    png = blank_png(8) + b"\0" * 100_000  # PIL ignores what follows IEND; zstd squeezes it to nothing
+    pq.write_table(pa.table({"image": [png] * 50, "label": list(range(50))}), tmp_path / "x.parquet",
+                   compression="zstd")
+    assert (tmp_path / "x.parquet").stat().st_size < 100_000
+    with pytest.raises(LimitError, match="max_frame_bytes"):
+        import_file(tmp_path / "x.parquet", max_frame_bytes=1_000_000)
+    assert len(import_file(tmp_path / "x.parquet")) == 50
+    structs = pa.array([{"bytes": png, "path": "a.png"}] * 50)  # Hugging Face's layout
+    pq.write_table(pa.table({"image": structs}), tmp_path / "hf.parquet", compression="zstd")
+    with pytest.raises(LimitError, match="max_frame_bytes"):
+        import_file(tmp_path / "hf.parquet", max_frame_bytes=1_000_000)
