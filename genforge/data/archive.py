@@ -44,6 +44,9 @@ def read(path: Path, ctx: ReadContext) -> Loaded:
         count = ctx.limited(len(members))
         members = members[:count]
         _check_inflation(members, path, limit, max_ratio)
+        # The images' files are rarely bigger than their pixels: what passes the frame limit inflated does not
+        # fit decoded either. Checked before any member is inflated.
+        ctx.limits.check_frame((sum(m.file_size for m in members),), where=f"{path} (its {len(members)} members)")
         sources = [f"{path}/{m.filename}" for m in members]
         images, kept = decode_images(sources, lambda i: _open_member(archive, members[i]), ctx, str(path))
     return Loaded(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from genforge.data.context import Loaded, ReadContext, check_class_indices, located
+from genforge.data.limits import Limits
 from genforge.errors import DataError
 from genforge.frame import Frame
 
@@ -83,9 +84,9 @@ def _read_npz(path: Path, ctx: ReadContext) -> tuple[np.ndarray, np.ndarray | No
             )
         label_key = _pick(ctx.option("labels_key"), LABEL_KEYS, keys, path, "labels")
         names_key = next((k for k in CLASS_NAME_KEYS if k in keys), None)
-        images = _member(archive, image_key, path)
-        labels = _member(archive, label_key, path) if label_key else None
-        class_names = [str(n) for n in _member(archive, names_key, path).ravel()] if names_key else None
+        images = _member(archive, image_key, path, ctx.limits)
+        labels = _member(archive, label_key, path, ctx.limits) if label_key else None
+        class_names = [str(n) for n in _member(archive, names_key, path, ctx.limits).ravel()] if names_key else None
     if labels is not None:
         labels, class_names = _label_indices(labels, path, label_key, class_names)
     return images, labels, class_names
@@ -99,7 +100,25 @@ def _pick(given: str | None, candidates: tuple[str, ...], keys: list[str], path:
     return next((k for k in candidates if k in keys), None)
 
 
-def _member(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+def _declared(archive: np.lib.npyio.NpzFile, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
+    """The shape and dtype a member's .npy header declares, read without inflating the member."""
+    from numpy.lib import format as npy
+
+    try:
+        with archive.zip.open(key if key.endswith(".npy") else f"{key}.npy") as f:
+            version = npy.read_magic(f)
+            read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read(f)
+        return tuple(int(s) for s in shape), np.dtype(dtype)
+    except Exception:  # noqa: BLE001 - a damaged member: loading it below reports the damage
+        return None
+
+
+def _member(archive: np.lib.npyio.NpzFile, key: str, path: Path, limits: Limits | None = None) -> np.ndarray:
+    declared = _declared(archive, key)
+    if declared is not None:
+        # np.savez_compressed deflates blank images 1000 times: check before numpy inflates the member.
+        (limits or Limits()).check_frame(declared[0], declared[1], f"{path} ({key!r})")
     try:
         return archive[key]
     except ValueError as exc:

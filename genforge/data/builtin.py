@@ -71,8 +71,8 @@ def read(name: str, ctx: ReadContext) -> Loaded:
                 "package dataset-fashion-mnist: run `sudo apt-get install dataset-fashion-mnist` (or "
                 "`make fashion-mnist`), or point import_file at the IDX files yourself."
             )
-    images = idx.read_array(images_path, "images", ctx.options.limit)[..., None]
-    labels = idx.read_array(labels_path, "labels", ctx.options.limit).astype(np.int64)
+    images = idx.read_array(images_path, "images", ctx.options.limit, ctx.limits)[..., None]
+    labels = idx.read_array(labels_path, "labels", ctx.options.limit, ctx.limits).astype(np.int64)
     if len(labels) != len(images):
         raise DataError(f"{labels_path}: holds {len(labels)} labels for {len(images)} images; "
                         "reinstall dataset-fashion-mnist.")

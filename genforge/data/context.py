@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from genforge.data.limits import Limits
 from genforge.errors import DataError, ParameterError
 
 Allocate = Callable[[tuple[int, ...]], np.ndarray]
@@ -39,6 +40,7 @@ class ReadOptions:
     on_error: str = "raise"
     limit: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)  # decompression limits (genforge.data.limits)
 
 
 def _empty(shape: tuple[int, ...]) -> np.ndarray:
@@ -61,8 +63,14 @@ class ReadContext:
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.extra.get(key, default)
 
-    def allocate(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A uint8 array of ``shape`` for the decoded images (in memory, or a memory map when caching)."""
+    @property
+    def limits(self) -> Limits:
+        return self.options.limits
+
+    def allocate(self, shape: tuple[int, ...], where: str = "") -> np.ndarray:
+        """A uint8 array of ``shape`` for the decoded images (in memory, or a memory map when caching),
+        refused with a LimitError past ``max_frame_bytes``."""
+        self.options.limits.check_frame(shape, np.uint8, where)
         return self._allocate(tuple(int(s) for s in shape))
 
     def bad(self, source: str, reason: str, fix: str = "") -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from genforge.data.context import ReadContext
+from genforge.data.limits import Limits, LimitError
 from genforge.errors import DataError
 
 Opener = Callable[[int], BinaryIO]
@@ -54,7 +55,7 @@ def reason_for(exc: BaseException) -> str:
     if isinstance(exc, Image.DecompressionBombError):
         return f"the image is too large to decode safely ({exc})"
     if isinstance(exc, DataError):
-        return str(exc)
+        return str(exc).rstrip(".")
     text = str(exc).strip() or type(exc).__name__
     return f"the image is corrupt or truncated ({text})"
 
@@ -69,23 +70,24 @@ def decode_images(
     """
     first_skip = len(ctx.skipped)
     open_item = _Reuse(open_item)
+    limits = ctx.limits
     probes: dict[int, tuple[int, int, int]] = {}
     for i in range(len(sources)):
         try:
-            probes[i] = _probe(open_item, i)
+            probes[i] = _probe(open_item, i, limits)
         except Exception as exc:  # PIL raises many types on bad input; each becomes one DataError
-            ctx.bad(sources[i], reason_for(exc), _FIX)
+            _bad(ctx, sources[i], exc)
     if not probes:
         raise _all_bad(ctx, where, len(sources))
     good = sorted(probes)
     height, width = ctx.options.image_size or _one_size(probes, sources, where)
     channels = ctx.options.channels or _majority_channels(probes)
 
-    out = ctx.allocate((len(good), height, width, channels))
+    out = ctx.allocate((len(good), height, width, channels), where)  # refused here past max_frame_bytes
     kept: list[int] = []
-    for i, result in _map_in_order(lambda j: _decode(open_item, j, (height, width), channels), good):
+    for i, result in _map_in_order(lambda j: _decode(open_item, j, (height, width), channels, limits), good):
         if isinstance(result, Exception):
-            ctx.bad(sources[i], reason_for(result), _FIX)
+            _bad(ctx, sources[i], result)
             continue
         out[len(kept)] = result
         kept.append(i)
@@ -96,6 +98,13 @@ def decode_images(
     if not kept:
         raise _all_bad(ctx, where, len(sources))
     return (out if len(kept) == len(good) else out[: len(kept)]), np.asarray(kept, np.int64)
+
+
+def _bad(ctx: ReadContext, source: str, exc: Exception) -> None:
+    if isinstance(exc, LimitError) and not ctx.skip:
+        # Kept a LimitError (the server answers those with 413 and its own option's name).
+        raise LimitError(f"{source}: {exc}", exc.option, exc.needed, f"{source}: {exc.reason}") from None
+    ctx.bad(source, reason_for(exc), "" if isinstance(exc, LimitError) else _FIX)
 
 
 def _all_bad(ctx: ReadContext, where: str, n: int) -> DataError:
@@ -135,11 +144,14 @@ class _Reuse:
         return data, f
 
 
-def _probe(open_item: _Reuse, i: int) -> tuple[int, int, int]:
+def _probe(open_item: _Reuse, i: int, limits: Limits) -> tuple[int, int, int]:
     data, f = open_item.head(i)
     with f:
         quick = _png_header(data[:26])
-        return quick if quick is not None else _probe_pil(f)
+        if quick is not None:
+            limits.check_image(quick[1], quick[0])  # the header's claim, before any pixel is inflated
+            return quick
+        return _probe_pil(f, limits)
 
 
 def _png_header(head: bytes) -> tuple[int, int, int] | None:
@@ -153,21 +165,21 @@ def _png_header(head: bytes) -> tuple[int, int, int] | None:
     width, height, _depth, color = struct.unpack(">IIBB", head[16:26])
     if not width or not height or color not in (0, 2, 3, 4, 6):
         return None
-    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
-        return None  # PIL's own check then refuses a decompression bomb (or a damaged header)
     return height, width, 1 if color in (0, 4) else 3  # grey, grey+alpha | RGB, palette, RGBA
 
 
-def _probe_pil(f: BinaryIO) -> tuple[int, int, int]:
-    with _open_image(f) as im:
+def _probe_pil(f: BinaryIO, limits: Limits) -> tuple[int, int, int]:
+    with _open_image(f) as im:  # PIL reads only the header here; pixels wait for load()
         width, height = im.size
+        limits.check_image(width, height)
         if im.format in _ORIENTED and im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
             width, height = height, width  # rotated by 90 degrees when decoded
         return height, width, natural_channels(im.mode)
 
 
-def _decode(open_item: Opener, i: int, size: tuple[int, int], channels: int) -> np.ndarray:
+def _decode(open_item: Opener, i: int, size: tuple[int, int], channels: int, limits: Limits) -> np.ndarray:
     with open_item(i) as f, _open_image(f) as im:
+        limits.check_image(*im.size)  # again: a file may have changed since the first pass
         im.load()
         if im.format in _ORIENTED:
             im = ImageOps.exif_transpose(im)

@@ -16,6 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from genforge.data.context import Loaded, ReadContext
+from genforge.data.limits import Limits
 from genforge.errors import DataError
 
 OPTIONS = frozenset({"labels"})
@@ -52,7 +53,7 @@ def files(path: Path, ctx: ReadContext) -> list[Path]:
 def read(path: Path, ctx: ReadContext, class_names: list[str] | None = None) -> Loaded:
     """Read an IDX images file and, when given or found beside it, its labels file (option ``labels=``)."""
     count = ctx.options.limit
-    images = read_array(path, "images", count)
+    images = read_array(path, "images", count, ctx.limits)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[3] not in (1, 3):
@@ -62,7 +63,7 @@ def read(path: Path, ctx: ReadContext, class_names: list[str] | None = None) -> 
     labels = None
     labels_path = _labels_path(path, ctx)
     if labels_path is not None:
-        labels = read_array(labels_path, "labels", count).astype(np.int64)
+        labels = read_array(labels_path, "labels", count, ctx.limits).astype(np.int64)
         if labels.shape != (len(images),):
             raise DataError(
                 f"{labels_path}: holds {labels.shape[0] if labels.ndim else 0} labels for the {len(images)} "
@@ -83,11 +84,12 @@ def _labels_path(path: Path, ctx: ReadContext) -> Path | None:
     return given
 
 
-def read_array(path: Path, kind: str, count: int | None = None) -> np.ndarray:
+def read_array(path: Path, kind: str, count: int | None = None, limits: Limits | None = None) -> np.ndarray:
     """The array in an IDX file; ``kind`` is "images" (uint8, 3+ dims) or "labels" (integers, 1 dim).
 
     ``count`` reads only the first items. The magic number, the dimensions and the body length are
-    checked; a short body names the bytes expected and found.
+    checked; a short body names the bytes expected and found. ``limits`` bounds the body before it is
+    allocated (a 1 KB .gz can declare gigabytes).
     """
     try:
         with _open(path) as f:
@@ -107,6 +109,7 @@ def read_array(path: Path, kind: str, count: int | None = None) -> np.ndarray:
             dtype = np.dtype(_INTEGER_TYPES[type_code])
             expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
             _check_possible(path, kind, dims, expected)
+            (limits or Limits()).check_frame((expected,), np.uint8, str(path))
             body = np.empty(expected, np.uint8)
             got = _read_into(f, body)
             if got < expected:

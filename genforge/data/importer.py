@@ -21,11 +21,13 @@ import numpy as np
 
 from genforge.data import archive, arrays, builtin, cache, csv_reader, folder, idx, parquet
 from genforge.data.context import Loaded, ReadContext, ReadOptions, check_class_indices, check_size, located
+from genforge.data.limits import OPTIONS as LIMIT_OPTIONS
+from genforge.data.limits import Limits
 from genforge.data.paths import is_image_name
 from genforge.errors import DataError, GenforgeError, ParameterError
 from genforge.frame import Frame
 
-COMMON_OPTIONS = frozenset({"image_size", "channels", "on_error", "limit", "name", "cache", "cache_dir"})
+COMMON_OPTIONS = frozenset({"image_size", "channels", "on_error", "limit", "name", "cache", "cache_dir", *LIMIT_OPTIONS})
 READERS: dict[str, ModuleType] = {
     "folder": folder, "zip": archive, "csv": csv_reader, "numpy": arrays, "idx": idx, "parquet": parquet,
 }
@@ -65,7 +67,9 @@ def import_file(path_or_name: str | os.PathLike, **options: Any) -> Frame:
     Options: ``image_size`` (int or ``(h, w)``: resize everything to it), ``channels`` (1 or 3; default:
     what most images have), ``on_error`` (``"raise"`` or ``"skip"``: drop bad images and rows, list
     them in ``frame.skipped`` and warn once), ``limit`` (at most this many images), ``name``, ``cache``
-    / ``cache_dir`` (decode once into a memory-mapped file and reuse it). Reader options:
+    / ``cache_dir`` (decode once into a memory-mapped file and reuse it), ``max_image_pixels`` (default
+    16.7 M pixels per decoded image) and ``max_frame_bytes`` (default 4 GiB of decoded pixels), checked before
+    anything is decoded (None turns one off; see genforge.data.limits). Reader options:
     ``path_column``, ``label_column``, ``delimiter`` (CSV); ``max_inflated_bytes``, ``max_ratio`` (zip);
     ``images_key``, ``labels_key`` (npz); ``labels`` (IDX labels file); ``image_column``,
     ``label_column`` (Parquet).
@@ -190,7 +194,7 @@ def _options(source: Source, options: dict[str, Any]) -> tuple[ReadOptions, str 
         raise ParameterError(f"cache must be True or False, got {use_cache!r}.")
     extra = {k: v for k, v in options.items() if k in reader_options}
     read_options = ReadOptions(check_size(options.get("image_size")), channels, on_error,
-                               None if limit is None else int(limit), extra)
+                               None if limit is None else int(limit), extra, Limits.from_options(options))
     return read_options, name, cache.cache_root(cache_dir) if use_cache else None
 
 
@@ -200,7 +204,10 @@ def _read(source: Source, ctx: ReadContext) -> Loaded:
         if source.builtin:
             return builtin.read(source.builtin, ctx)
         assert source.path is not None
-        return READERS[source.kind].read(source.path, ctx)
+        loaded = READERS[source.kind].read(source.path, ctx)
+        # Readers of undecoded data (CSV, .npy) allocate no more than they read; this net covers them too.
+        ctx.limits.check_frame(_decoded_shape(loaded.images), np.uint8, source.label)
+        return loaded
     except GenforgeError:
         raise
     except PermissionError as exc:
@@ -218,13 +225,19 @@ def _read(source: Source, ctx: ReadContext) -> Loaded:
                         "format; if it looks right, please report this as a genforge bug.") from exc
 
 
+def _decoded_shape(images: np.ndarray) -> tuple[int, ...]:
+    return tuple(images.shape) if images.ndim == 4 else (*images.shape, 1)
+
+
 def _finish(loaded: Loaded, options: ReadOptions) -> Loaded:
     """Resize to ``image_size`` and convert to ``channels`` where the reader has not done so already."""
     images = loaded.images
     if options.image_size and tuple(images.shape[1:3]) != options.image_size:
         from genforge.imaging import resize_batch
 
-        resized = np.empty((len(images), *options.image_size, images.shape[3]), np.uint8)
+        shape = (len(images), *options.image_size, images.shape[3])
+        options.limits.check_frame(shape)  # image_size=(100000, 100000) must not allocate first
+        resized = np.empty(shape, np.uint8)
         for start in range(0, len(images), _CHUNK):
             # A writable copy per chunk: torch warns on the read-only memory maps of .npy files.
             resized[start : start + _CHUNK] = resize_batch(np.array(images[start : start + _CHUNK]),
@@ -233,6 +246,7 @@ def _finish(loaded: Loaded, options: ReadOptions) -> Loaded:
     if options.channels and images.shape[3] != options.channels:
         from genforge.imaging import convert_channels
 
+        options.limits.check_frame(images.shape[:3] + (options.channels,))
         converted = np.empty(images.shape[:3] + (options.channels,), np.uint8)
         for start in range(0, len(images), _CHUNK):  # in chunks: the float maths would need 12x the bytes
             converted[start : start + _CHUNK] = convert_channels(np.asarray(images[start : start + _CHUNK]),

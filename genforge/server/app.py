@@ -23,6 +23,7 @@ from genforge.server.deps import Context, get_ctx
 from genforge.server.jobs import Supervisor
 from genforge.server.repository import Repository
 from genforge.server.schemas import ErrorOut
+from genforge.server.scrub import ScrubPathsMiddleware
 from genforge.server.settings import Settings
 from genforge.server.store import Stores
 
@@ -90,8 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         s = c.settings
         return {"version": __version__, "max_jobs": s.max_jobs, "max_upload_bytes": s.max_upload_bytes,
                 "max_images": s.max_images, "max_generate": s.max_generate, "auth": s.api_key is not None,
+                "max_image_pixels": s.max_image_pixels, "max_frame_bytes": s.max_frame_bytes,
                 "jobs": {k: statuses.count(k) for k in sorted(set(statuses))}}
 
+    app.add_middleware(ScrubPathsMiddleware, data_dir=settings.data_dir, roots=settings.allowed_roots)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
     return app

@@ -9,7 +9,7 @@ import json
 from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from genforge.server.errors import BodyTooLarge
+from genforge.server.body_limit import BodyLimitMiddleware  # noqa: F401 - app.py imports it from here
 from genforge.webui import is_public as ui_shell
 
 OPEN_PATHS = frozenset({"/v2/health/live"})
@@ -62,39 +62,3 @@ class ApiKeyMiddleware:
             await _send_json(send, 401, detail, scope["path"], [(b"www-authenticate", b"Bearer")])
             return
         await self.app(scope, receive, send)
-
-
-class BodyLimitMiddleware:
-    """Refuse bodies over ``limit`` bytes: at once by Content-Length, else by counting as they stream in."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = _header(scope, b"content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > self.limit
-            except ValueError:
-                await _send_json(send, 400, "invalid Content-Length header.", scope["path"])
-                return
-            if too_big:
-                await _send_json(send, 413, f"request body is larger than the limit of {self.limit} bytes.",
-                                 scope["path"])
-                return
-        seen = 0
-
-        async def counted() -> dict:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
-            return message
-
-        await self.app(scope, counted, send)

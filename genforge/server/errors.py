@@ -84,6 +84,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(GenforgeError)
     async def _genforge_error(request: Request, error: GenforgeError) -> JSONResponse:
+        from genforge.data.limits import LimitError
+
+        if isinstance(error, LimitError):  # data past a decompression limit: name the server's option
+            from genforge.server.limits import server_detail
+
+            return JSONResponse(_body(request, server_detail(error)), status_code=413)
         return JSONResponse(_body(request, str(error)), status_code=status_of(error))
 
     @app.exception_handler(RequestValidationError)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -14,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from genforge.errors import DataError, GenforgeError
+from genforge.errors import DataError
 from genforge.frame import Frame
 from genforge.imaging import make_grid, png_bytes
 from genforge.server.db import FrameRow
@@ -91,13 +90,12 @@ async def _upload(request: Request, ctx: Context) -> dict[str, Any]:
             while chunk := await upload.read(1 << 20):
                 handle.write(chunk)
         from genforge.data import import_file
+        from genforge.server.limits import import_limits
 
         def work() -> dict[str, Any]:
-            try:
-                frame = import_file(str(target), **options, limit=ctx.settings.max_images + 1)
-            except GenforgeError as error:
-                # Name the file as the user knows it, not by the server's temporary folder.
-                raise type(error)(str(error).replace(f"{workdir}{os.sep}", "")) from None
+            # Errors name the file by its temporary path; genforge.server.scrub sends it as the user named it.
+            frame = import_file(str(target), **options, limit=ctx.settings.max_images + 1,
+                                **import_limits(ctx.settings))
             check_size(ctx.settings, frame)
             name = form.get("name") if isinstance(form.get("name"), str) and form.get("name") else upload.filename
             return register(ctx, frame, str(name)[:256], str(upload.filename)[:1024], "upload")

@@ -20,6 +20,7 @@ from genforge.estimators import ESTIMATORS, get_estimator
 from genforge.server.db import FINAL_STATUSES, JobRow, ModelRow
 from genforge.server.deps import PNG, Context, get_ctx, is_generator, job_out
 from genforge.server.errors import ApiError, not_found
+from genforge.server.paths import check_job_parameters
 from genforge.server.routes_frames import load_frame
 from genforge.server.schemas import ErrorOut, EstimatorOut, JobCreate, JobOut
 
@@ -67,6 +68,7 @@ def validate_job(ctx: Context, body: JobCreate) -> dict[str, Any]:
         if name in SERVER_PARAMS:
             raise ApiError(422, f"parameters.{name}: set by the server for every job; leave it out.")
     params = dict(body.parameters)
+    check_job_parameters(ctx.db, params, {s["name"]: s for s in cls.PARAMS.schema()})  # no file names
     try:
         model = cls(**params)
         checkpoint = model.get_params()["checkpoint"]

@@ -25,6 +25,10 @@ class Settings:
     max_upload_bytes: int = 256 * 1024 * 1024
     max_images: int = 250_000
     max_generate: int = 1024
+    # Decompression limits of every import (genforge.data.limits), smaller than the Python API's 16.7 M / 4 GiB:
+    # a server takes data from anyone with the key.
+    max_image_pixels: int = 2048 * 2048
+    max_frame_bytes: int = 1024**3
     preload: tuple[str, ...] = ("digits",)
     model_cache: int = 8  # loaded models kept in memory for generate / infer
     worker_threads: int = 0  # torch threads per training worker (0 = torch's default)
@@ -36,12 +40,19 @@ class Settings:
             raise ValueError(f"max_jobs must be at least 1, got {self.max_jobs}.")
         if self.api_key == "":
             self.api_key = None
+        if self.max_image_pixels < 1 or self.max_frame_bytes < 1:
+            raise ValueError("max_image_pixels and max_frame_bytes must be positive.")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
-        """Settings from ``GENFORGE_*`` variables, then ``overrides`` (None values are ignored)."""
+        """Settings from ``GENFORGE_*`` variables, then ``overrides`` (None values are ignored). The API key
+        comes from ``api_key``, else the file ``api_key_file`` names (``$GENFORGE_API_KEY_FILE``), else
+        ``$GENFORGE_API_KEY``; a key file that is missing, empty or open to other users raises KeyFileError."""
         env = os.environ
         values: dict = {}
+        key_file = overrides.pop("api_key_file", None)
+        if key_file and overrides.get("api_key") is not None:
+            raise ValueError("pass an API key or an API key file, not both.")
         if env.get("GENFORGE_SERVER_DATA"):
             values["data_dir"] = env["GENFORGE_SERVER_DATA"]
         if env.get("GENFORGE_DB"):
@@ -53,6 +64,11 @@ class Settings:
         if env.get("GENFORGE_SERVER_ROOTS"):
             values["roots"] = [p for p in env["GENFORGE_SERVER_ROOTS"].split(os.pathsep) if p]
         values.update({k: v for k, v in overrides.items() if v is not None})
+        key_file = key_file or (env.get("GENFORGE_API_KEY_FILE") if overrides.get("api_key") is None else None)
+        if key_file:
+            from genforge.server.keyfile import read_key_file
+
+            values["api_key"] = read_key_file(key_file)
         return cls(**values)
 
     # ------------------------------------------------------------------------------ derived paths

@@ -26,6 +26,7 @@ from genforge.frame import Frame
 from genforge.model_folder import read_meta
 from genforge.server.errors import ApiError, describe_validation
 from genforge.server.schemas import IMPORT_OPTIONS, ImportOptions
+from genforge.server.paths import confined_path  # noqa: F401 - one confinement for every route
 from genforge.server.settings import Settings
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -53,24 +54,6 @@ def builtin_name(source: str) -> str | None:
     except ImportError:  # pragma: no cover - older data package
         pass
     return key if key in names else None
-
-
-def confined_path(settings: Settings, source: str) -> Path:
-    """The real path of ``source`` (relative ones under the data dir's imports/), if inside a root."""
-    try:
-        raw = Path(source).expanduser()
-        path = (raw if raw.is_absolute() else settings.imports_dir / raw).resolve()
-        exists = path.exists()
-    except (OSError, RuntimeError, ValueError) as error:  # too long, a symlink loop, a NUL byte, ...
-        raise ApiError(400, f"{source[:200]!r} is not a usable path ({error.__class__.__name__}).") from None
-    for root in settings.allowed_roots:
-        if path == root or root in path.parents:
-            if not exists:
-                raise ApiError(404, f"{source[:200]!r} does not exist under the server's import roots.")
-            return path
-    roots = ", ".join(str(r) for r in settings.allowed_roots)
-    raise ApiError(403, f"{source[:200]!r} is outside the folders this server may read ({roots}); "
-                        "copy it there, start the server with --root, or upload the file.")
 
 
 def import_options(options: Mapping[str, Any], form: bool = False) -> dict[str, Any]:
@@ -103,10 +86,15 @@ def import_frame(settings: Settings, source: str, options: dict[str, Any]) -> tu
     """Import a built-in name or a confined server-side path; returns the frame and its kind."""
     from genforge.data import import_file
 
-    options = {**import_options(options), "limit": settings.max_images + 1}  # decode no more than we take
+    from genforge.server.limits import import_limits
+
+    options = {**import_options(options), "limit": settings.max_images + 1,  # decode no more than we take
+               **import_limits(settings)}
     name = builtin_name(source)
     if name is not None:
-        frame = import_file(name, **options)
+        from genforge.server.paths import dataset_by_name
+
+        frame = import_file(dataset_by_name(name, source), **options)
         kind = "builtin"
     else:
         frame = import_file(str(confined_path(settings, source)), **options)

@@ -120,6 +120,9 @@ def train(repo, job, reporter: Reporter) -> None:
         if source is None:
             raise GenforgeError(f"checkpoint model {params['checkpoint']!r} no longer exists.")
         params["checkpoint"] = source.path
+    if params.get("evaluator") is not None:
+        # A built-in name or a model id becomes its folder now, as the checkpoint's id did (never a path).
+        params["evaluator"] = _evaluator_folder(repo, params["evaluator"])
     frames = {fid: repo.find(FrameRow, fid) for fid in (job.training_frame, job.validation_frame) if fid}
     missing = [fid for fid, row in frames.items() if row is None]
     if missing:
@@ -138,6 +141,8 @@ def train(repo, job, reporter: Reporter) -> None:
     else:
         reporter.write(message="training: loading data" if not job.resume else "training: resuming from checkpoint")
         model.train(training_frame=train_frame, validation_frame=valid, callbacks=[ProgressReport(reporter)])
+    if "evaluator" in params:
+        model.set_params(evaluator=(job.parameters or {}).get("evaluator"))  # the name or id, not our folder
     # Written into a hidden staging folder; add_model moves it to models/<id> and keeps it only once the
     # model's row and the job's "done" are committed together.
     staging = repo.staging(".pending-")
@@ -171,6 +176,13 @@ def evaluate(repo, job, reporter: Reporter) -> None:
         raise GenforgeError(f"frame {frame_id!r} was deleted before the evaluation started.")
     reporter.write(message=f"evaluating {row.id} on {frame_id}: loading", progress=0.05)
     model = load_model(row.path)
+    if "evaluator" in model.get_params():
+        # The stored value is a built-in name or a model id here; a path (from an uploaded model.json) means
+        # nothing on this server and is never read: the built-in evaluator that fits the frame is used.
+        try:
+            model.set_params(evaluator=_evaluator_folder(repo, (row.parameters or {}).get("evaluator")))
+        except GenforgeError:
+            model.set_params(evaluator=None)
     frame = read_frame(frame_row.path, frame_row.name)
     reporter.write(message=f"evaluating {row.id} on {frame_id} ({len(frame)} images)", progress=0.1)
     metrics = json.loads(json.dumps(model.model_performance(frame), default=_plain))
@@ -179,6 +191,18 @@ def evaluate(repo, job, reporter: Reporter) -> None:
         status="done", progress=1.0, result=result, message=f"done: {row.id} scored on {frame_id}",
         finished=utcnow(), pid=None, eta_secs=0.0))
     repo.set_metrics(row.id, metrics, end)
+
+
+def _evaluator_folder(repo, value):
+    """The folder of a job's ``evaluator`` (a built-in name or a CNN model id), or a GenforgeError."""
+    from genforge.errors import GenforgeError
+    from genforge.server.errors import ApiError
+    from genforge.server.paths import resolve_evaluator
+
+    try:
+        return resolve_evaluator(repo.db, value)
+    except ApiError as error:
+        raise GenforgeError(error.detail) from None
 
 
 def _plain(value):

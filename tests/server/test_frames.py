@@ -36,14 +36,20 @@ def test_server_side_paths_are_confined_to_the_roots(client, tmp_path):
     assert ok.status_code == 201 and ok.json()["kind"] == "path"
     outside = tmp_path / "outside.npz"
     outside.write_bytes(npz_bytes())
-    for source in (str(outside), "../outside.npz", "/etc/passwd"):
-        response = client.post("/api/v1/frames", json={"source": source})
-        assert response.status_code == 403, source
-        assert "outside the folders" in response.json()["detail"]
     (imports / "link.npz").symlink_to(outside)  # a link out of the root is outside too
-    assert client.post("/api/v1/frames", json={"source": "link.npz"}).status_code == 403
-    missing = client.post("/api/v1/frames", json={"source": "nothing-here.npz"})
-    assert missing.status_code == 404
+    (imports / "loop").symlink_to(imports / "loop")
+    # Every refusal is the same 404 with the same text, whether the path exists or not: existing and missing
+    # files outside the roots, a link out, a missing file inside, a link loop, a NUL byte.
+    answers = set()
+    for source in (str(outside), str(tmp_path / "missing.npz"), "../outside.npz", "../missing.npz", "/etc/passwd",
+                   "/etc/no-such-file", "link.npz", "nothing-here.npz", "loop", "bad\0name", str(tmp_path)):
+        response = client.post("/api/v1/frames", json={"source": source})
+        assert response.status_code == 404, source
+        detail = response.json()["detail"]
+        assert "no dataset by that name or path that this server may read" in detail
+        assert str(tmp_path) not in detail
+        answers.add(detail.split(": ", 1)[1])
+    assert len(answers) == 1, answers
 
 
 def test_bad_uploads_get_clear_4xx_errors(client):
