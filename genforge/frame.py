@@ -326,8 +326,8 @@ def _side_of(length: int, image_size) -> tuple[int, int]:
     side = int(round(length ** 0.5))
     if side * side != length:
         raise DataError(
-            f"Rows of {length} pixels are not a square image; pass image_size=(height, width)."
-        )
+            f"Rows of {length} pixels are not a square image; pass image_size=(height, width).",
+            suggests={"image_size": "(height, width)"})
     return side, side
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +30,7 @@ from genforge.serialization import (
 )
 from genforge.table import Table
 from genforge.training.loop import LoopConfig, LoopState, TrainingTask, loop_state_from_dict, run_training
+from genforge.training.run_folder import open_run_folder
 from genforge.training.runtime import new_seed, resolve_device, restore_rng, rng_snapshot, seed_everything
 
 FORMAT = "genforge.model"
@@ -47,7 +47,7 @@ class Estimator:
     on_progress: Any = None
 
     def __init__(self, **params: Any) -> None:
-        given = {self.PARAMS.canonical(name): value for name, value in params.items()}
+        given = self.PARAMS.resolve(params)  # canonical names; alias + name with different values -> error
         for param in self.PARAMS:
             setattr(self, param.name, given.get(param.name, param.default))
         self._modules: dict[str, nn.Module] = {}
@@ -64,8 +64,8 @@ class Estimator:
         return {name: getattr(self, name) for name in self.PARAMS.names()}
 
     def set_params(self, **params: Any) -> "Estimator":
-        for name, value in params.items():
-            setattr(self, self.PARAMS.canonical(name), value)
+        for name, value in self.PARAMS.resolve(params).items():
+            setattr(self, name, value)
         return self
 
     def validated_params(self) -> dict[str, Any]:
@@ -109,8 +109,8 @@ class Estimator:
             )
         seed = params["seed"] if params["seed"] is not None else new_seed()
         self._device = resolve_device(params["device"])
-        run_dir = Path(params["run_dir"]) if params["run_dir"] else Path(tempfile.mkdtemp(prefix="genforge-run-"))
-        self.last_run_dir = str(run_dir)
+        run = open_run_folder(params["run_dir"], params["checkpoint"], params["overwrite"])  # refuses another run's
+        self.last_run_dir = str(run.path)
 
         deterministic_before = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(params["deterministic"])
@@ -129,13 +129,14 @@ class Estimator:
                 max_runtime_secs=params["max_runtime_secs"], stopping_rounds=params["stopping_rounds"],
                 stopping_metric=self._stopping_metric(params), stopping_tolerance=params["stopping_tolerance"],
                 minimize_metric=self._minimize(self._stopping_metric(params)), verbose=params["verbose"],
-                run_dir=run_dir, save_checkpoint=lambda folder, loop: self._write_folder(folder, task, loop),
+                run_dir=run.path, save_checkpoint=lambda folder, loop: self._write_folder(folder, task, loop),
                 drop_last=self._drop_last, on_progress=self.on_progress,
             )
             self._configure_loop(config)
             state = run_training(task, frame, config, state)
         finally:
             torch.use_deterministic_algorithms(deterministic_before)
+            self.last_run_dir = run.close()  # a temporary folder is removed (None), a named one kept
         self._history = state.history
         self._info["stopped_reason"] = state.stopped_reason
         return self
@@ -281,7 +282,7 @@ class Estimator:
             except RuntimeError as error:
                 raise ModelFormatError(
                     f"weights in {folder} do not fit the {name} network built from model.json: "
-                    f"{str(error).splitlines()[0]}"
+                    f"{' '.join(str(error).split())}"
                 ) from None
 
     @classmethod

@@ -16,7 +16,8 @@ from torch import nn
 
 from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
-from genforge.estimators.inputs import sample_labels, to_uint8_images
+from genforge.estimators.h2o_form import check_h2o_form
+from genforge.estimators.inputs import check_sample_count, noise_rows, sample_labels, to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -76,6 +77,7 @@ class GANEstimator(Estimator):
 
     # ------------------------------------------------------------------------------ checks
     def _check_params(self, params: dict) -> None:
+        check_h2o_form(params, self.PARAMS)  # the H2O dicts must not contradict latent_dim, architecture, width
         if params["diff_augment"]:
             unknown = [p for p in params["diff_augment"].split(",") if p.strip() not in AUGMENT_POLICIES]
             if unknown:
@@ -182,6 +184,7 @@ class GANEstimator(Estimator):
     def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None,
                 use_ema: bool = True) -> Frame:
         """A Frame of generated images: ``n`` of them from ``seed``, or one per row of a noise array."""
+        n = check_sample_count(n, self._info.get("image_shape"))  # before any allocation (arrays pass through)
         z = self.noise(n, seed) if isinstance(n, (int, np.integer)) else n
         if isinstance(n, (int, np.integer)) and n < 1:
             raise DataError(f"n must be at least 1, got {n}.")
@@ -200,7 +203,7 @@ class GANEstimator(Estimator):
         return self.predict(z, labels=labels)
 
     def _check_noise(self, z: Any) -> torch.Tensor:
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32)) if not torch.is_tensor(z) else z.float()
+        z = noise_rows(z, self.latent_size)  # one (latent_dim, 1) column or (latent_dim,) vector = one sample
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise DataError(f"noise must have shape (N, {self.latent_size}) for this model, got {tuple(z.shape)}.")
         if len(z) == 0:

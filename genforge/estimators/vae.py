@@ -18,7 +18,8 @@ import torch.nn.functional as F
 
 from genforge.errors import DataError
 from genforge.estimators.base import Estimator
-from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, sample_labels, to_uint8_images
+from genforge.estimators.inputs import (check_same_classes, check_sample_count, conform_frame, frame_labels, noise_rows,
+                                        sample_labels, to_uint8_images)
 from genforge.estimators.params import Param, ParamSet, common_params
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -157,6 +158,7 @@ class VAEEstimator(Estimator):
     def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None) -> Frame:
         """A Frame of new images: ``n`` samples from the prior (``seed`` makes them reproducible), or one
         per row of a latent array."""
+        n = check_sample_count(n, self._info.get("image_shape"))  # before any allocation (arrays pass through)
         if isinstance(n, (int, np.integer)):
             if n < 1:
                 raise DataError(f"n must be at least 1, got {n}.")
@@ -204,9 +206,7 @@ class VAEEstimator(Estimator):
     # ------------------------------------------------------------------------------ argument checks
     def _check_latent(self, z: Any) -> torch.Tensor:
         self._require_fitted()
-        z = z.detach().float().cpu() if torch.is_tensor(z) else torch.as_tensor(np.asarray(z, dtype=np.float32))
-        if z.ndim == 1 and z.shape[0] == self.latent_size:
-            z = z[None]
+        z = noise_rows(z, self.latent_size)  # one (latent_dim, 1) column or (latent_dim,) vector = one sample
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise DataError(f"latent vectors must have shape (N, {self.latent_size}) for this model, got {tuple(z.shape)}.")
         if len(z) == 0:
