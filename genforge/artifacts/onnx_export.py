@@ -34,6 +34,7 @@ from torch import nn
 
 from genforge._version import __version__
 from genforge.errors import GenforgeError, ParameterError
+from genforge.files import claim_path
 from genforge.estimators.base import Estimator
 
 OPSET = 17
@@ -108,7 +109,7 @@ def _cnn_graph(model: Estimator) -> OnnxGraph:
 EXPORTERS: dict[str, Callable[[Estimator], OnnxGraph]] = {"gan": _gan_graph, "vae": _vae_graph, "cnn": _cnn_graph}
 
 
-def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET) -> Path:
+def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET, force: bool = False) -> Path:
     """Write ``model``'s inference network to ``path`` (an ``.onnx`` file) and return the path.
 
     GAN and VAE files map noise ``z`` (and ``label``) to float images in [-1, 1], NCHW, the same numbers
@@ -117,6 +118,7 @@ def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET) -> Path:
     if not isinstance(model, Estimator):
         raise GenforgeError(f"export_onnx needs a genforge estimator, got {type(model).__name__}.")
     model._require_fitted()
+    path = claim_path(path, force, "ONNX file")  # an existing file only with force=True
     try:
         import onnx
     except ImportError:

@@ -231,11 +231,12 @@ class Estimator:
         return dict(self._metrics)
 
     # ------------------------------------------------------------------------------ on disk
-    def export_onnx(self, path: str | Path) -> Path:
-        """Write the inference network to an ONNX file (see ``genforge.artifacts.onnx_export``)."""
+    def export_onnx(self, path: str | Path, force: bool = False) -> Path:
+        """Write the inference network to an ONNX file (see ``genforge.artifacts.onnx_export``); an existing
+        file is replaced only with ``force=True``."""
         from genforge.artifacts.onnx_export import export_onnx
 
-        return export_onnx(self, path)
+        return export_onnx(self, path, force=force)
 
     def _model_meta(self, weights_sha256: str) -> dict:
         return {

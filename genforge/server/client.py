@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from genforge.errors import GenforgeError
+from genforge.files import claim_path
 from genforge.frame import Frame
 
 FINAL = ("done", "failed", "cancelled", "interrupted")
@@ -188,9 +189,9 @@ class RemoteFrame:
     def class_counts(self) -> dict[str, int]:
         return dict(self.record.get("class_counts") or {})
 
-    def to_png(self, path: str | Path, n: int = 64) -> Path:
-        """Write the server's preview grid of the first ``n`` images."""
-        path = Path(path)
+    def to_png(self, path: str | Path, n: int = 64, force: bool = False) -> Path:
+        """Write the server's preview grid of the first ``n`` images (an existing file only with ``force``)."""
+        path = claim_path(path, force, "PNG file")
         path.write_bytes(self.conn.request("GET", f"/api/v1/frames/{self.id}/preview.png", params={"n": n}))
         return path
 
@@ -291,16 +292,17 @@ class RemoteModel:
         result = self.conn.request("POST", f"/api/v1/models/{self.id}/evaluate", json={"frame": _id(frame)})
         return result["metrics"]
 
-    def download(self, path: str | Path = "models") -> Path:
+    def download(self, path: str | Path = "models", force: bool = False) -> Path:
         """Save the model folder under ``path`` (``path/<id>/``); load it with ``gf.load_model``. An ONNX model
-        is saved as ``path/<id>.onnx`` (run it with ``OnnxGenerator``)."""
+        is saved as ``path/<id>.onnx`` (run it with ``OnnxGenerator``). An existing one is replaced only
+        with ``force=True``."""
+        onnx = self.record.get("format") == "onnx"
+        target = claim_path(Path(path) / (f"{self.id}.onnx" if onnx else self.id), force, "model")
         data = self.conn.request("GET", f"/api/v1/models/{self.id}/download")
-        if self.record.get("format") == "onnx":
+        if onnx:
             Path(path).mkdir(parents=True, exist_ok=True)
-            target = Path(path) / f"{self.id}.onnx"
             target.write_bytes(data)
             return target
-        target = Path(path) / self.id
         target.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist():
@@ -368,8 +370,8 @@ class RemoteEstimator:
     def scoring_history(self):
         return self._fitted().scoring_history()
 
-    def download(self, path: str | Path = "models") -> Path:
-        return self._fitted().download(path)
+    def download(self, path: str | Path = "models", force: bool = False) -> Path:
+        return self._fitted().download(path, force=force)
 
 
 def _id(item: Any) -> str:
