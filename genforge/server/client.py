@@ -186,6 +186,28 @@ class RemoteFrame:
     def image_shape(self) -> tuple[int, int, int]:
         return (self.record["height"], self.record["width"], self.record["channels"])
 
+    # The same table view as a local Frame: rows are images, columns the H*W*C pixel values of one.
+    @property
+    def nrow(self) -> int:
+        return len(self)
+
+    @property
+    def ncol(self) -> int:
+        h, w, c = self.image_shape
+        return h * w * c
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.nrow, self.ncol)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return list(self.record["class_names"]) if self.record.get("class_names") else None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names or [])
+
     def class_counts(self) -> dict[str, int]:
         return dict(self.record.get("class_counts") or {})
 
