@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from genforge._version import __version__
-from genforge.cli.options import EstimatorCommand, cli_message, force_option, import_options, parse_size
+from genforge.cli.options import EstimatorCommand, cli_message, cli_text, force_option, import_options
 from genforge.errors import GenforgeError, ParameterError
 from genforge.files import ReplacedWarning, claim_path
 
@@ -33,19 +33,24 @@ class _FriendlyGroup(_RecordingGroup):
     suggests are spelled as the invoked command's flags. What ``--force`` replaced is printed as a note."""
 
     def invoke(self, ctx: click.Context):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ReplacedWarning)
-            try:
-                return super().invoke(ctx)
-            except GenforgeError as error:
-                click.echo(f"error: {cli_message(error, ctx.meta.get('genforge.command'))}", err=True)
-                sys.exit(2)
-            finally:
-                for warning in caught:
-                    if issubclass(warning.category, ReplacedWarning):
-                        click.echo(f"note: {warning.message}", err=True)
-                    else:
-                        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        caught: list = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ReplacedWarning)
+                try:
+                    return super().invoke(ctx)
+                except GenforgeError as error:
+                    click.echo(f"error: {cli_message(error, ctx.meta.get('genforge.command'))}", err=True)
+                    sys.exit(2)
+        finally:
+            # Outside catch_warnings: inside it, showwarning would record into ``caught`` again.
+            for warning in caught:
+                if issubclass(warning.category, ReplacedWarning):
+                    click.echo(f"note: {warning.message}", err=True)
+                elif warning.category is UserWarning and "genforge" in warning.filename:
+                    click.echo(f"warning: {cli_text(str(warning.message), ctx.meta.get('genforge.command'))}", err=True)
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 @click.group(cls=_FriendlyGroup)
@@ -116,7 +121,7 @@ def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: st
             raise ParameterError(f"--nproc must be at least 1, got {nproc}.")
         args = ["--algo", algo, "--frame", frame_source, "--out", out, *ctx.args]
         args += ["--validation-frame", validation_frame] if validation_frame else []
-        args += [a for k, v in import_opts.items() for a in (f"--{k.replace('_', '-')}", _flag_text(v))]
+        args += [a for k, v in import_opts.items() for a in _flag_args(k, v)]
         sys.exit(launch(nproc, ["train", *args]))
     options = import_opts
     frame = import_file(frame_source, **options)
@@ -264,10 +269,11 @@ def evaluator_list() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed of the generated images.")
 @click.option("-o", "--output", default=None, help="Write the scores as JSON to this file.")
 @click.option("--pairs", default=None, help="Write the closest generated/training pairs as a PNG grid.")
+@click.option("--resize", is_flag=True, help="Resize and convert the frames' images to the model's size and channels.")
 @force_option
 @import_options
 def evaluate(model_path: str, frame_source: str, count: int | None, training_frame: str | None,
-             extractor: str | None, seed: int, output: str | None, pairs: str | None, force: bool,
+             extractor: str | None, seed: int, output: str | None, pairs: str | None, resize: bool, force: bool,
              import_opts: dict) -> None:
     """Score a saved generator: genforge evaluate MODEL --frame fashion-mnist:test -n 10000 -o scores.json."""
     import json
@@ -285,6 +291,12 @@ def evaluate(model_path: str, frame_source: str, count: int | None, training_fra
     frame = import_file(frame_source, **import_opts)
     training_source = training_frame or default_training_source(frame_source)
     training = import_file(training_source, **import_opts) if training_source else None
+    if resize:
+        from genforge.estimators.inputs import conform_frame
+
+        schema = model._info["frame_schema"]
+        frame = conform_frame(frame, schema, resize=True)
+        training = conform_frame(training, schema, resize=True) if training is not None else None
     scores = model_scores(model, frame, n=count, extractor=extractor, training=training, seed=seed,
                           pairs_path=pairs)
     for key, value in scores.items():
@@ -342,8 +354,12 @@ def parse_params(params, args: list[str]) -> dict:
     return values
 
 
-def _flag_text(value) -> str:
-    return f"{value[0]}x{value[1]}" if isinstance(value, tuple) else str(value)
+def _flag_args(name: str, value) -> list[str]:
+    """An import option as the flags that give it again (for the torchrun relaunch)."""
+    flag = f"--{name.replace('_', '-')}"
+    if isinstance(value, bool):
+        return [flag if value else f"--no-{name.replace('_', '-')}"]
+    return [flag, f"{value[0]}x{value[1]}" if isinstance(value, tuple) else str(value)]
 
 
 # The server's command lives beside the server (genforge/server/cli.py); it imports FastAPI only when run.

@@ -18,7 +18,8 @@ import click
 from genforge.errors import GenforgeError, ParameterError
 
 # import_file options a command that reads data takes, as flags (the Python names with '-' for '_').
-IMPORT_FLAGS = ("image_size", "channels", "on_error", "limit", "max_inflated_bytes")
+IMPORT_FLAGS = ("image_size", "channels", "on_error", "limit", "cache", "max_inflated_bytes", "max_ratio",
+                "label_column", "path_column", "delimiter", "images_key", "labels_key", "image_column")
 
 
 def parse_size(text: str | None) -> int | tuple[int, int] | None:
@@ -42,17 +43,23 @@ def import_options(command: Callable) -> Callable:
         click.option("--on-error", type=click.Choice(["raise", "skip"]), default=None,
                      help="skip: leave out unreadable images and rows (and list them) [default: raise]."),
         click.option("--limit", type=click.IntRange(min=1), default=None, help="Import at most this many images."),
+        click.option("--cache/--no-cache", default=None, help="Decode once into a memory-mapped cache and reuse it."),
         click.option("--max-inflated-bytes", type=click.IntRange(min=1), default=None,
                      help="zip sources: the most bytes the images may inflate to."),
+        click.option("--max-ratio", type=float, default=None, help="zip sources: the largest compression ratio of a member."),
+        click.option("--label-column", default=None, help="CSV / Parquet sources: the column of labels."),
+        click.option("--path-column", default=None, help="CSV sources: the column of image paths."),
+        click.option("--delimiter", default=None, help="CSV sources: the field delimiter."),
+        click.option("--images-key", default=None, help=".npz sources: the array of images."),
+        click.option("--labels-key", default=None, help=".npz sources: the array of labels."),
+        click.option("--image-column", default=None, help="Parquet sources: the column of image bytes."),
     ]
 
     @functools.wraps(command)  # keeps the options declared below this decorator (click's __click_params__)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        given = {name: kwargs.pop(name) for name in IMPORT_FLAGS}
-        opts = {"image_size": parse_size(given["image_size"]),
-                "channels": int(given["channels"]) if given["channels"] else None,
-                "on_error": given["on_error"], "limit": given["limit"],
-                "max_inflated_bytes": given["max_inflated_bytes"]}
+        opts = {name: kwargs.pop(name) for name in IMPORT_FLAGS}
+        opts["image_size"] = parse_size(opts["image_size"])
+        opts["channels"] = int(opts["channels"]) if opts["channels"] else None
         return command(*args, import_opts={k: v for k, v in opts.items() if v is not None}, **kwargs)
 
     for flag in reversed(flags):
@@ -83,7 +90,8 @@ def cli_spelling(command: click.Command | None, name: str, value: Any) -> str | 
 
 
 def cli_message(error: GenforgeError, command: click.Command | None) -> str:
-    """The error's text with every option it suggests in ``command``'s own flags."""
+    """The error's text with every option it suggests in ``command``'s own flags: those it names in
+    ``suggests`` first, then any other ``name=value`` whose name is one of the command's options."""
     text = str(error)
     for name, value in error.suggests.items():
         spelled = cli_spelling(command, name, value)
@@ -91,7 +99,31 @@ def cli_message(error: GenforgeError, command: click.Command | None) -> str:
             continue
         for python in (f"{name}={value!r}", f"{name}={value}"):
             text = text.replace(python, spelled)
-    return text
+    return cli_text(text, command)
+
+
+def cli_text(text: str, command: click.Command | None) -> str:
+    """``text`` (an error or a warning) with each ``name=value`` that is one of ``command``'s options
+    written as that flag."""
+    return _PYTHON_OPTION.sub(lambda m: _respell(command, m), text)
+
+
+# ``name=value`` as the Python API's messages write it: a quoted string, a tuple, '...', or a bare word.
+_PYTHON_OPTION = re.compile(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|\([^)]*\)|\.\.\.|[A-Za-z0-9_+-]+(?:\.\d+)?)")
+
+
+def _respell(command: click.Command | None, match: re.Match) -> str:
+    name, raw = match.group(1), match.group(2)
+    value: Any = raw.strip("'\"")
+    if raw in ("True", "False"):
+        value = raw == "True"
+    elif raw == "...":
+        value = name.upper()
+    if command is not None and value is False:
+        for param in command.params:  # --cache/--no-cache
+            if isinstance(param, click.Option) and param.name == name and param.secondary_opts:
+                return param.secondary_opts[0]
+    return cli_spelling(command, name, value) or match.group(0)
 
 
 def _is_estimator_param(name: str) -> bool:

@@ -70,7 +70,7 @@ def open_run_folder(run_dir: str | Path | None, checkpoint: str | Path | None = 
         raise OverwriteError(
             f"run_dir {str(path)!r} holds the checkpoint of another run ({what}). Pass overwrite=True to replace "
             f"it, another run_dir, or checkpoint={str(path / CHECKPOINT)!r} to continue that run.",
-            suggests={"overwrite": True},
+            suggests={"overwrite": True, "checkpoint": str(path / CHECKPOINT)},
         )
     for name in RUN_OUTPUTS:
         target = path / name
