@@ -29,7 +29,7 @@ def test_another_runs_checkpoint_is_refused_then_replaced_with_overwrite(tmp_pat
     with pytest.raises(OverwriteError, match="holds the checkpoint of another run") as caught:
         gf.GANEstimator(**TINY, epochs=1, run_dir=str(run_dir)).train(training_frame=frame)
     assert "overwrite=True" in str(caught.value) and first.model_id in str(caught.value)
-    assert caught.value.suggests == {"overwrite": True}
+    assert caught.value.suggests == {"overwrite": True, "checkpoint": str(run_dir / "checkpoint")}
     assert _model_id(run_dir) == first.model_id  # untouched
     with pytest.warns(ReplacedWarning, match=f"replaced {run_dir / 'checkpoint'}.*{first.model_id}"):
         second = gf.GANEstimator(**TINY, epochs=1, run_dir=str(run_dir), overwrite=True).train(training_frame=frame)
