@@ -169,7 +169,7 @@ def main() -> None:
         scores = gf.metrics.evaluate(generated, reference, extractor=extractor, training=train,
                                      memorization_threshold=threshold, pairs_path=f"bench_quality_{name}_pairs.png")
         threshold = scores["memorization_threshold"]
-        generated.head(64).to_png(f"bench_quality_{name}_samples.png")
+        generated.head(64).to_png(f"bench_quality_{name}_samples.png", force=True)  # a re-run replaces its own grids
         scores.update({"images_trained": int(images), "train_seconds": round(seconds, 1),
                        "images_per_sec": images / max(seconds, 1e-9), "score_seconds": round(time.monotonic() - started, 1),
                        "load_after": round(os.getloadavg()[0], 1)})

@@ -5,6 +5,7 @@
     gan = gf.GANEstimator(epochs=5, seed=7).train(training_frame=frame)
     gan.predict(64).to_png("samples.png")
     gf.load_model(gf.save_model(gan, "models"))
+    conn = gf.init()                     # a local server (started if none answers), as h2o.init()
 """
 
 from genforge._version import __version__
@@ -14,7 +15,7 @@ from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFitte
 from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator, clone
 from genforge.frame import Frame
 from genforge import metrics  # gf.metrics.evaluate, gf.metrics.fid, ...
-from genforge.server.client import connect  # needs httpx only when called
+from genforge.session import connect, connection, get_frame, get_model, init, ls, remove, shutdown  # httpx when called
 from genforge.table import Table
 
 __all__ = [
@@ -32,6 +33,13 @@ __all__ = [
     "load_model",
     "export_onnx",
     "connect",
+    "init",
+    "connection",
+    "ls",
+    "get_frame",
+    "get_model",
+    "remove",
+    "shutdown",
     "GenforgeError",
     "DataError",
     "ParameterError",

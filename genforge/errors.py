@@ -7,9 +7,20 @@ parameter at fault and says what to do. The subclasses also inherit the matching
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GenforgeError(Exception):
-    """Base class of every error genforge raises on purpose."""
+    """Base class of every error genforge raises on purpose.
+
+    ``suggests`` maps the options the message proposes (in the Python API's names, spelled in the
+    message as ``name=value!r``, e.g. ``on_error='skip'``) to their values, so that another interface
+    can say the same in its own terms: the CLI rewrites them as its flags (``--on-error skip``).
+    """
+
+    def __init__(self, *args: Any, suggests: dict[str, Any] | None = None) -> None:
+        super().__init__(*args)
+        self.suggests: dict[str, Any] = dict(suggests or {})
 
 
 class DataError(GenforgeError, ValueError):
@@ -30,3 +41,7 @@ class TrainingError(GenforgeError, RuntimeError):
 
 class ModelFormatError(GenforgeError, ValueError):
     """A saved model that cannot be loaded: edited or truncated weights, another estimator, newer format."""
+
+
+class OverwriteError(GenforgeError, FileExistsError):
+    """A write would replace an existing file, folder or run; pass ``force`` (``--force``) to allow it."""

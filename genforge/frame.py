@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -29,12 +29,21 @@ class Frame:
 
     def __init__(
         self,
-        images: np.ndarray,
+        images: np.ndarray | None = None,
         labels: np.ndarray | Sequence[int] | None = None,
         class_names: Sequence[str] | None = None,
         sources: Sequence[str] | str | None = None,
         name: str | None = None,
+        *,
+        source: str | Path | None = None,
+        **import_options: Any,
     ) -> None:
+        if source is not None or import_options:
+            # Frame(source="dataset.csv"), as H2O users write H2OFrame: the same readers as import_file.
+            self.__dict__.update(_imported(source, images, labels, class_names, sources, name, import_options))
+            return
+        if images is None:
+            raise DataError("Frame needs images (an (N, H, W, C) uint8 array) or source='a path or dataset name'.")
         images = _check_images(images)
         self._images = images
         self._labels = _check_labels(labels, len(images), class_names)
@@ -149,10 +158,60 @@ class Frame:
         return len(self._images)
 
     def __repr__(self) -> str:
+        from genforge.frame_summary import SHOWN_ROWS, rows_table
+
         h, w, c = self.image_shape
         classes = f", {self.num_classes} classes" if self._labels is not None else ""
         name = f" {self.name!r}" if self.name else ""
-        return f"<Frame{name}: {len(self)} images of {h}x{w}x{c}{classes}>"
+        line = f"<Frame{name}: {len(self)} images of {h}x{w}x{c}{classes}>"
+        # A small frame (what head() returns) shows its rows, as H2O's head() does.
+        return f"{line}\n{rows_table(self)!r}" if len(self) <= SHOWN_ROWS else line
+
+    # ----------------------------------------------------------------------------------- as a table / array
+    @property
+    def nrow(self) -> int:
+        """Rows: one per image (H2O's nrow)."""
+        return len(self)
+
+    @property
+    def ncol(self) -> int:
+        """Columns: the H*W*C pixel values of an image, as in an MNIST-style CSV (labels are not counted)."""
+        h, w, c = self.image_shape
+        return h * w * c
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(nrow, ncol)``, as H2O gives it; ``np.asarray(frame).shape`` is ``(N, H, W, C)``."""
+        return (self.nrow, self.ncol)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(frame)``: the uint8 ``(N, H, W, C)`` pixels (``dtype`` converts)."""
+        images = np.asarray(self._images)
+        if dtype is not None and np.dtype(dtype) != images.dtype:
+            return images.astype(dtype)
+        return images.copy() if copy else images
+
+    def reshape(self, *shape: int | Sequence[int]) -> np.ndarray:
+        """The pixels as a NumPy array of another shape: ``frame.reshape(28, 28)`` for one 28x28 grey image."""
+        return np.asarray(self._images).reshape(*shape)
+
+    def describe(self) -> dict:
+        """Per-channel pixel statistics (mean, std, min, max) and class counts (see ``genforge.frame_summary``)."""
+        from genforge.frame_summary import describe
+
+        return describe(self)
+
+    def as_data_frame(self):
+        """A pandas DataFrame: ``label`` (when labelled) and one column per pixel value (needs pandas)."""
+        from genforge.frame_summary import as_data_frame
+
+        return as_data_frame(self)
+
+    def _repr_html_(self) -> str:
+        """Notebooks: the summary line and a grid of (at most 64 of) the images."""
+        from genforge.frame_summary import html
+
+        return html(self)
 
     def schema(self) -> dict:
         """What a model trained on this frame needs to know of it (saved into ``model.json``)."""
@@ -235,11 +294,14 @@ class Frame:
         low, high = _scale_bounds(scale)
         return images.astype(np.float32) * ((high - low) / 255.0) + low
 
-    def to_png(self, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
-        """Write the images as one grid PNG (``nrow`` images per row; default near square)."""
+    def to_png(self, path: str | Path, nrow: int | None = None, padding: int = 2, force: bool = False) -> Path:
+        """Write the images as one grid PNG (``nrow`` images per row; default near square). An existing
+        file is replaced only with ``force=True``."""
+        from genforge.files import claim_path
         from genforge.imaging import make_grid, save_png
 
-        return save_png(make_grid(np.asarray(self._images), nrow=nrow, padding=padding), path)
+        grid = make_grid(np.asarray(self._images), nrow=nrow, padding=padding)
+        return save_png(grid, claim_path(path, force, "PNG file"))
 
     def class_counts(self) -> dict[str, int]:
         """Images per class name, in class order (empty when the frame has no labels)."""
@@ -250,6 +312,18 @@ class Frame:
 
 
 # --------------------------------------------------------------------------------------- helpers
+def _imported(source, images, labels, class_names, sources, name, options: dict) -> dict:
+    """The state of ``import_file(source, **options)``, for ``Frame(source=...)``."""
+    if source is None:
+        raise DataError(f"Frame got import options {sorted(options)} without source=; pass source='a path or name'.")
+    if any(v is not None for v in (images, labels, class_names, sources)):
+        raise DataError("Frame takes either images (and labels, ...) or source=, not both.")
+    from genforge.data.importer import import_file  # the readers sit below the Frame; imported when used
+
+    frame = import_file(source, **({"name": name, **options} if name else options))
+    return dict(frame.__dict__)
+
+
 def to_uint8(array: np.ndarray, what: str = "images") -> np.ndarray:
     """Check pixel values and convert to uint8, naming the first bad value found."""
     array = np.asarray(array)
@@ -326,8 +400,8 @@ def _side_of(length: int, image_size) -> tuple[int, int]:
     side = int(round(length ** 0.5))
     if side * side != length:
         raise DataError(
-            f"Rows of {length} pixels are not a square image; pass image_size=(height, width)."
-        )
+            f"Rows of {length} pixels are not a square image; pass image_size=(height, width).",
+            suggests={"image_size": "(height, width)"})
     return side, side
 
 

@@ -34,11 +34,15 @@ def test_cnn_train_then_predict(runner, npz, tmp_path):
     # Images of another size: a clear error, or --resize.
     big = tmp_path / "big.npz"
     np.savez(big, images=make_frame(n=4, size=16).images)
-    result = runner.invoke(main, ["predict", str(saved), "--frame", str(big), "-o", str(out)])
-    assert result.exit_code == 2 and "resize" in result.output and "Traceback" not in result.output
+    result = runner.invoke(main, ["predict", str(saved), "--frame", str(big), "-o", str(out), "--force"])
+    assert result.exit_code == 2 and "--resize" in result.output and "Traceback" not in result.output
+    # predictions.csv exists by now: replacing it takes --force (issue 16), and the CLI says so.
     result = runner.invoke(main, ["predict", str(saved), "--frame", str(big), "-o", str(out), "--resize"])
+    assert result.exit_code == 2 and "already exists" in result.output and "--force" in result.output
+    result = runner.invoke(main, ["predict", str(saved), "--frame", str(big), "-o", str(out), "--resize", "--force"])
     assert result.exit_code == 0, result.output
     assert "accuracy" not in result.output and len(list(csv.DictReader(out.open()))) == 4
+    assert f"note: replaced {out}" in result.output
     result = runner.invoke(main, ["generate", str(saved)])
     assert result.exit_code == 2 and "does not generate" in result.output
 

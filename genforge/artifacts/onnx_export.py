@@ -32,13 +32,15 @@ import torch
 
 from genforge._version import __version__
 from genforge.errors import GenforgeError
+from genforge.files import claim_path
 from genforge.estimators.base import Estimator
 
 OPSET = 17
 
 
-def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET) -> Path:
-    """Write ``model``'s inference network to ``path`` (an ``.onnx`` file) and return the path.
+def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET, force: bool = False) -> Path:
+    """Write ``model``'s inference network to ``path`` (an ``.onnx`` file) and return the path; an existing
+    file is replaced only with ``force=True``.
 
     GAN and VAE files map noise ``z`` (and ``label``) to float images in [-1, 1], NCHW, the same numbers
     the PyTorch module gives; CNN files map such images to class probabilities. See the module docstring.
@@ -46,6 +48,7 @@ def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET) -> Path:
     if not isinstance(model, Estimator):
         raise GenforgeError(f"export_onnx needs a genforge estimator, got {type(model).__name__}.")
     graph = model.onnx_graph()  # each estimator knows its inference network (and is fitted)
+    path = claim_path(path, force, "ONNX file")  # an existing file only with force=True
     try:
         import onnx
     except ImportError:

@@ -8,23 +8,49 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import click
 
 from genforge._version import __version__
+from genforge.cli.options import EstimatorCommand, cli_message, cli_text, force_option, import_options
 from genforge.errors import GenforgeError, ParameterError
+from genforge.files import ReplacedWarning, claim_path
 
 
-class _FriendlyGroup(click.Group):
-    """Turn genforge errors into one clear line and exit code 2, never a traceback."""
+class _RecordingGroup(click.Group):
+    """Remembers the command it runs (in ``ctx.meta``), so that an error can be worded in its flags."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["genforge.command"] = command
+        return name, command, rest
+
+
+class _FriendlyGroup(_RecordingGroup):
+    """Turn genforge errors into one clear line and exit code 2, never a traceback; the options an error
+    suggests are spelled as the invoked command's flags. What ``--force`` replaced is printed as a note."""
 
     def invoke(self, ctx: click.Context):
+        caught: list = []
         try:
-            return super().invoke(ctx)
-        except GenforgeError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(2)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ReplacedWarning)
+                try:
+                    return super().invoke(ctx)
+                except GenforgeError as error:
+                    click.echo(f"error: {cli_message(error, ctx.meta.get('genforge.command'))}", err=True)
+                    sys.exit(2)
+        finally:
+            # Outside catch_warnings: inside it, showwarning would record into ``caught`` again.
+            for warning in caught:
+                if issubclass(warning.category, ReplacedWarning):
+                    click.echo(f"note: {warning.message}", err=True)
+                elif warning.category is UserWarning and "genforge" in warning.filename:
+                    click.echo(f"warning: {cli_text(str(warning.message), ctx.meta.get('genforge.command'))}", err=True)
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 @click.group(cls=_FriendlyGroup)
@@ -50,29 +76,32 @@ def datasets() -> None:
 @click.argument("source")
 @click.option("-n", "count", default=64, show_default=True, help="Images in the grid.")
 @click.option("-o", "--output", default="preview.png", show_default=True, help="PNG file to write.")
-def preview(source: str, count: int, output: str) -> None:
+@force_option
+@import_options
+def preview(source: str, count: int, output: str, force: bool, import_opts: dict) -> None:
     """Import SOURCE (a built-in name or a path) and write a grid of its first images."""
     from genforge.data import import_file
 
-    frame = import_file(source)
-    path = frame.head(count).to_png(output)
+    claim_path(output, force, "PNG file")
+    frame = import_file(source, **import_opts)
+    path = frame.head(count).to_png(output, force=True)
     click.echo(f"{frame!r}")
     if frame.labels is not None:
         click.echo("classes: " + ", ".join(f"{k}={v}" for k, v in frame.class_counts().items()))
     click.echo(f"wrote {path}")
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(cls=EstimatorCommand, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--algo", required=True, help="Algorithm: gan, vae or cnn.")
 @click.option("--frame", "frame_source", required=True, help="Training data: a built-in name or a path.")
 @click.option("--validation-frame", default=None, help="Optional validation data.")
-@click.option("--image-size", type=int, default=None, help="Resize images to this square size on import.")
+@import_options
 @click.option("--out", default="models", show_default=True, help="Folder to save the trained model into.")
 @click.option("--nproc", type=int, default=None,
               help="Train on N processes of this machine (torchrun + DistributedDataParallel); the global batch "
                    "is batch_size x N.")
 @click.pass_context
-def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: str | None, image_size: int | None,
+def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: str | None, import_opts: dict,
           out: str, nproc: int | None) -> None:
     """Train a model: genforge train --algo gan --frame fashion-mnist --epochs 5 --seed 1.
 
@@ -92,9 +121,9 @@ def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: st
             raise ParameterError(f"--nproc must be at least 1, got {nproc}.")
         args = ["--algo", algo, "--frame", frame_source, "--out", out, *ctx.args]
         args += ["--validation-frame", validation_frame] if validation_frame else []
-        args += ["--image-size", str(image_size)] if image_size else []
+        args += [a for k, v in import_opts.items() for a in _flag_args(k, v)]
         sys.exit(launch(nproc, ["train", *args]))
-    options = {"image_size": image_size} if image_size else {}
+    options = import_opts
     frame = import_file(frame_source, **options)
     valid = import_file(validation_frame, **options) if validation_frame else None
     if env is None:
@@ -130,10 +159,13 @@ def launch(nproc: int, args: list[str]) -> int:
 @click.option("--label", default=None, help="Class (index or name) for conditional models.")
 @click.option("-o", "--output", default="samples.png", show_default=True, help="PNG grid to write.")
 @click.option("--nrow", type=int, default=None, help="Images per grid row.")
-def generate(model_path: str, count: int, seed: int | None, label: str | None, output: str, nrow: int | None) -> None:
+@force_option
+def generate(model_path: str, count: int, seed: int | None, label: str | None, output: str, nrow: int | None,
+             force: bool) -> None:
     """Generate images from a saved model into a PNG grid."""
     from genforge.artifacts import load_model
 
+    claim_path(output, force, "PNG file")  # before the work, not after
     model = load_model(model_path)
     if not model.generates:
         raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images.")
@@ -141,7 +173,7 @@ def generate(model_path: str, count: int, seed: int | None, label: str | None, o
         raise ParameterError(f"-n must be at least 1, got {count}.")
     labels = None if label is None else (int(label) if label.lstrip("-").isdigit() else label)
     frame = model.predict(count, seed=seed, labels=labels)
-    click.echo(f"wrote {frame.to_png(output, nrow=nrow)}")
+    click.echo(f"wrote {frame.to_png(output, nrow=nrow, force=True)}")
 
 
 @main.command()
@@ -151,21 +183,25 @@ def generate(model_path: str, count: int, seed: int | None, label: str | None, o
               help="cnn: CSV of predictions. vae: CSV of latent means, or a .png grid of reconstructions.")
 @click.option("--resize", is_flag=True, help="Resize and convert the images to the model's size and channels.")
 @click.option("-n", "count", default=64, show_default=True, help="vae: images in the reconstruction grid.")
-def predict(model_path: str, frame_source: str, output: str, resize: bool, count: int) -> None:
+@force_option
+@import_options
+def predict(model_path: str, frame_source: str, output: str, resize: bool, count: int, force: bool,
+            import_opts: dict) -> None:
     """Predict on a frame with a saved classifier (cnn) or encode / reconstruct it with a VAE."""
     from genforge.artifacts import load_model
     from genforge.data import import_file
     from genforge.errors import DataError
     from genforge.table import Table
 
+    claim_path(output, force)
     model = load_model(model_path)
     if model.algo not in ("cnn", "vae"):
         raise ParameterError(
             f"{model_path} is a {model.algo!r} model; predict works for cnn and vae models (use genforge generate)."
         )
-    frame = import_file(frame_source)
+    frame = import_file(frame_source, **import_opts)
     if model.algo == "vae" and output.lower().endswith(".png"):
-        path = model.reconstruct(frame.head(count), resize=resize).to_png(output)
+        path = model.reconstruct(frame.head(count), resize=resize).to_png(output, force=True)
         click.echo(f"wrote {path} (reconstructions of the first {min(count, len(frame))} images)")
     elif model.algo == "vae":
         means, _ = model.encode(frame, resize=resize)
@@ -190,7 +226,7 @@ def predict(model_path: str, frame_source: str, output: str, resize: bool, count
                    f"({scores['n_images']} images)")
 
 
-@main.group()
+@main.group(cls=_RecordingGroup)
 def evaluator() -> None:
     """Domain evaluators: the CNN feature extractors the metrics use for built-in datasets."""
 
@@ -200,9 +236,14 @@ def evaluator() -> None:
 @click.option("--out", default=None, help="Folder to write into (default: the package's evaluators/<dataset>).")
 @click.option("--epochs", type=int, default=None, help="Override the recipe's epochs.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def evaluator_train(dataset: str, out: str | None, epochs: int | None, quiet: bool) -> None:
-    """Re-train a built-in domain evaluator: genforge evaluator train --frame fashion-mnist."""
-    from genforge.metrics.domain import read_record, train_evaluator
+@click.option("--force", is_flag=True, help="Replace the evaluator folder when it exists (the shipped one by default).")
+def evaluator_train(dataset: str, out: str | None, epochs: int | None, quiet: bool, force: bool) -> None:
+    """Re-train a built-in domain evaluator: genforge evaluator train --frame fashion-mnist --force."""
+    from genforge.metrics.domain import EVALUATORS_DIR, _dataset_key, read_record, train_evaluator
+
+    target = Path(out) if out else EVALUATORS_DIR / _dataset_key(dataset)
+    if target.exists() and any(target.iterdir()):
+        claim_path(target, force, "evaluator folder")
 
     command = "genforge evaluator train --frame " + dataset + (f" --epochs {epochs}" if epochs else "")
     folder = train_evaluator(dataset, out=out, epochs=epochs, verbose=not quiet, command=command)
@@ -235,8 +276,12 @@ def evaluator_list() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed of the generated images.")
 @click.option("-o", "--output", default=None, help="Write the scores as JSON to this file.")
 @click.option("--pairs", default=None, help="Write the closest generated/training pairs as a PNG grid.")
+@click.option("--resize", is_flag=True, help="Resize and convert the frames' images to the model's size and channels.")
+@force_option
+@import_options
 def evaluate(model_path: str, frame_source: str, count: int | None, training_frame: str | None,
-             extractor: str | None, seed: int, output: str | None, pairs: str | None) -> None:
+             extractor: str | None, seed: int, output: str | None, pairs: str | None, resize: bool, force: bool,
+             import_opts: dict) -> None:
     """Score a saved generator: genforge evaluate MODEL --frame fashion-mnist:test -n 10000 -o scores.json."""
     import json
 
@@ -244,13 +289,22 @@ def evaluate(model_path: str, frame_source: str, count: int | None, training_fra
     from genforge.data import import_file
     from genforge.metrics import default_training_source, model_scores
 
+    for path in (output, pairs):
+        if path:
+            claim_path(path, force)
     model = load_model(model_path)
     if not model.generates:
         raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images; evaluate a "
                              "generator.")
-    frame = import_file(frame_source)
+    frame = import_file(frame_source, **import_opts)
     training_source = training_frame or default_training_source(frame_source)
-    training = import_file(training_source) if training_source else None
+    training = import_file(training_source, **import_opts) if training_source else None
+    if resize:
+        from genforge.estimators.inputs import conform_frame
+
+        schema = model._info["frame_schema"]
+        frame = conform_frame(frame, schema, resize=True)
+        training = conform_frame(training, schema, resize=True) if training is not None else None
     scores = model_scores(model, frame, n=count, extractor=extractor, training=training, seed=seed,
                           pairs_path=pairs)
     for key, value in scores.items():
@@ -270,7 +324,8 @@ def evaluate(model_path: str, frame_source: str, count: int | None, training_fra
 @click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True,
               help="Export format.")
 @click.option("-o", "--output", default=None, help="File to write (default: <model folder name>.onnx).")
-def export(model_path: str, fmt: str, output: str | None) -> None:
+@force_option
+def export(model_path: str, fmt: str, output: str | None, force: bool) -> None:
     """Export a saved model: a GAN generator or VAE decoder (z, label -> images in [-1, 1], NCHW) or a CNN
     classifier (images -> probabilities), with a dynamic batch axis."""
     from genforge.artifacts import load_model
@@ -278,7 +333,7 @@ def export(model_path: str, fmt: str, output: str | None) -> None:
 
     model = load_model(model_path)
     target = Path(output) if output else Path(f"{Path(model_path).resolve().name}.{fmt}")
-    click.echo(f"wrote {export_onnx(model, target)}")
+    click.echo(f"wrote {export_onnx(model, target, force=force)}")
 
 
 def parse_params(params, args: list[str]) -> dict:
@@ -290,15 +345,29 @@ def parse_params(params, args: list[str]) -> dict:
         if not token.startswith("--"):
             raise ParameterError(f"Unexpected argument {token!r}; pass parameters as --name value.")
         name, _, text = token[2:].partition("=")
-        if not _:
-            if i + 1 >= len(args):
-                raise ParameterError(f"--{name} needs a value.")
-            i += 1
-            text = args[i]
         canonical = params.canonical(name.replace("-", "_"))
+        if not _:
+            bare = i + 1 >= len(args) or args[i + 1].startswith("--")
+            if bare and params[canonical].kind is bool:
+                text = "true"  # --overwrite alone means --overwrite true
+            elif bare and i + 1 >= len(args):
+                raise ParameterError(f"--{name} needs a value.")
+            else:
+                i += 1
+                text = args[i]
+        if canonical in values and values[canonical] != params[canonical].parse(text):
+            raise ParameterError(f"--{name} and another spelling of {canonical!r} give different values; pass one.")
         values[canonical] = params[canonical].parse(text)
         i += 1
     return values
+
+
+def _flag_args(name: str, value) -> list[str]:
+    """An import option as the flags that give it again (for the torchrun relaunch)."""
+    flag = f"--{name.replace('_', '-')}"
+    if isinstance(value, bool):
+        return [flag if value else f"--no-{name.replace('_', '-')}"]
+    return [flag, f"{value[0]}x{value[1]}" if isinstance(value, tuple) else str(value)]
 
 
 # The server's command lives beside the server (genforge/server/cli.py); it imports FastAPI only when run.

@@ -86,8 +86,8 @@ def _check_inflation(members: list[zipfile.ZipInfo], path: Path, limit: float, m
     if total > limit:
         raise DataError(
             f"{path}: its {len(members)} images would inflate to {_size(total)}, past the limit of "
-            f"{_size(limit)}. If you trust this archive, pass max_inflated_bytes={total} or more."
-        )
+            f"{_size(limit)}. If you trust this archive, pass max_inflated_bytes={total} or more.",
+            suggests={"max_inflated_bytes": total})
     for m in members:
         ratio = m.file_size / max(m.compress_size, 1)
         if m.file_size > _RATIO_FLOOR and ratio > max_ratio:

@@ -32,10 +32,20 @@ _KINDS = {".csv": "CSV", ".tsv": "CSV", ".zip": "zip archive of images", ".npy":
           ".npz": "NumPy arrays", ".parquet": "Parquet table", ".pq": "Parquet table"}
 
 
+PREFIX = "builtin:"  # "builtin:digits" names the dataset even where a local path "digits" exists
+
+
 def canonical(name: str) -> str | None:
-    """The built-in dataset ``name`` refers to (case and ``_`` vs ``-`` do not matter), or None."""
+    """The built-in dataset ``name`` refers to (case and ``_`` vs ``-`` do not matter; a ``builtin:``
+    prefix is allowed), or None."""
     key = name.strip().lower().replace("_", "-")
+    key = key[len(PREFIX):] if key.startswith(PREFIX) else key
     return key if key in _BUILTINS else None
+
+
+def is_prefixed(name: str) -> bool:
+    """``name`` is written ``builtin:NAME``: the dataset, whatever paths exist."""
+    return name.strip().lower().startswith(PREFIX)
 
 
 def builtin_names() -> list[str]:

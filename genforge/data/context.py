@@ -79,7 +79,7 @@ class ReadContext:
             self.skipped.append((source, reason))
             return
         fix = f" {fix}" if fix else ""
-        raise DataError(f"{source}: {reason}.{fix} Or pass on_error='skip' to leave it out.")
+        raise DataError(f"{source}: {reason}.{fix} Or pass on_error='skip' to leave it out.", suggests={"on_error": "skip"})
 
     def limited(self, n: int) -> int:
         """How many of ``n`` available items to read under the ``limit`` option."""

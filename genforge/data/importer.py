@@ -61,8 +61,9 @@ def import_file(path_or_name: str | os.PathLike, **options: Any) -> Frame:
 
     Paths: a folder of images (sub-folders are classes), a ``.zip`` of one, a CSV of pixels or of image
     paths, ``.npy``/``.npz``, IDX (``.gz`` too), Parquet with an image-bytes column, or one image file.
-    Built-in names (``digits``, ``fashion-mnist``, ``fashion-mnist:test``) win over same-named paths;
-    write ``./digits`` for a folder called digits.
+    Built-in names: ``digits``, ``fashion-mnist``, ``fashion-mnist:test``. A name that is also an existing
+    local path (or ``$GENFORGE_DATA`` entry) is ambiguous and an error: write ``./digits`` for the folder
+    or ``builtin:digits`` for the dataset.
 
     Options: ``image_size`` (int or ``(h, w)``: resize everything to it), ``channels`` (1 or 3; default:
     what most images have), ``on_error`` (``"raise"`` or ``"skip"``: drop bad images and rows, list
@@ -105,6 +106,8 @@ def find_source(path_or_name: str | os.PathLike) -> Source:
         raise ParameterError("import_file got an empty name; pass a path or a dataset name such as 'digits'.")
     name = builtin.canonical(path_or_name)
     if name is not None:
+        if not builtin.is_prefixed(path_or_name):
+            _refuse_ambiguous(path_or_name, name)
         return Source("builtin", builtin=name)
     path = Path(path_or_name).expanduser()
     if path.exists() or path.is_symlink():
@@ -113,6 +116,25 @@ def find_source(path_or_name: str | os.PathLike) -> Source:
     if found is not None:
         return _path_source(found)
     raise _not_found(path_or_name)
+
+
+def _refuse_ambiguous(text: str, name: str) -> None:
+    """A built-in name that is also an existing local path (or a ``$GENFORGE_DATA`` entry) is ambiguous:
+    genforge does not choose silently, it says how to pick each one."""
+    path = Path(text).expanduser()
+    local = path if (path.exists() or path.is_symlink()) else None
+    if local is None:
+        try:
+            local = builtin.find_in_data_dir(text)
+        except DataError:
+            local = builtin.data_dir()  # several entries of that name: ambiguous all the more
+    if local is None:
+        return
+    spelled = f"./{text}" if local == path and not path.is_absolute() else str(local)
+    raise DataError(
+        f"{text!r} is both the built-in dataset {name!r} and the local path {str(local)!r}. Write "
+        f"{spelled!r} for the path, or {builtin.PREFIX + name!r} for the built-in dataset."
+    )
 
 
 def _path_source(path: Path) -> Source:

@@ -20,7 +20,6 @@ import copy
 import datetime as _dt
 import inspect
 import secrets
-import tempfile
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Iterable, Mapping
@@ -41,6 +40,7 @@ from genforge.training.distributed import ddp_callback
 from genforge.training.loop import LoopConfig, LoopState, TrainingLoop, TrainingTask
 from genforge.training.plots import EpochImages
 from genforge.training.progress import ProgressBar
+from genforge.training.run_folder import open_run_folder
 from genforge.training.runtime import new_seed, resolve_device, seed_everything
 from genforge.training.scoring import score_callback
 
@@ -63,7 +63,7 @@ class Estimator:
             cls.__init__ = _init_with_signature(cls)  # type: ignore[method-assign]
 
     def __init__(self, **params: Any) -> None:
-        given = {self.PARAMS.canonical(name): value for name, value in params.items()}
+        given = self.PARAMS.resolve(params)  # canonical names; alias + name with different values -> error
         for param in self.PARAMS:
             setattr(self, param.name, given.get(param.name, param.default))
         self._modules: dict[str, nn.Module] = {}
@@ -88,12 +88,12 @@ class Estimator:
     def set_params(self, **params: Any) -> "Estimator":
         """Change parameters (``name__key`` reaches into a value that has parameters); returns self."""
         nested: dict[str, dict[str, Any]] = {}
-        for name, value in params.items():
+        for name, value in list(params.items()):
             outer, sep, inner = name.partition("__")
             if sep:
-                nested.setdefault(self.PARAMS.canonical(outer), {})[inner] = value
-            else:
-                setattr(self, self.PARAMS.canonical(name), value)
+                nested.setdefault(self.PARAMS.canonical(outer), {})[inner] = params.pop(name)
+        for name, value in self.PARAMS.resolve(params).items():
+            setattr(self, name, value)
         for outer, values in nested.items():
             target = getattr(self, outer)
             if not hasattr(target, "set_params"):
@@ -187,8 +187,8 @@ class Estimator:
         seed = params["seed"] if params["seed"] is not None else new_seed()
         ddp = ddp_callback(self._device, seed)  # None outside torchrun; else rank 0's seed for every rank
         seed = ddp.seed if ddp is not None else seed
-        run_dir = Path(params["run_dir"]) if params["run_dir"] else Path(tempfile.mkdtemp(prefix="genforge-run-"))
-        self.last_run_dir = str(run_dir)
+        run = open_run_folder(params["run_dir"], params["checkpoint"], params["overwrite"])  # refuses another run's
+        self.last_run_dir = str(run.path)
 
         deterministic_before = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(params["deterministic"])
@@ -203,12 +203,13 @@ class Estimator:
                     "epochs counts the total, so pass a larger value."
                 )
             config = LoopConfig(epochs=params["epochs"], batch_size=params["batch_size"], seed=seed,
-                                device=self._device, run_dir=run_dir, drop_last=self._drop_last,
+                                device=self._device, run_dir=run.path, drop_last=self._drop_last,
                                 rank=ddp.rank if ddp else 0, world_size=ddp.world_size if ddp else 1)
-            chosen = self._loop_callbacks(params, frame, validation_frame, run_dir) + list(callbacks or [])
+            chosen = self._loop_callbacks(params, frame, validation_frame, run.path) + list(callbacks or [])
             state = TrainingLoop(task, frame, config, chosen + ([ddp] if ddp else []), state).run()
         finally:
             torch.use_deterministic_algorithms(deterministic_before)
+            self.last_run_dir = run.close()  # a temporary folder is removed (None), a named one kept
         self._history = state.history
         self._info["stopped_reason"] = state.stopped_reason
         return self

@@ -17,6 +17,7 @@ from torch import nn
 from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
 from genforge.estimators.generator import Generator
+from genforge.estimators.h2o_form import check_h2o_form
 from genforge.estimators.inputs import to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params
 from genforge.estimators.quality import quality_scores
@@ -80,6 +81,7 @@ class GANEstimator(Generator, Estimator):
 
     # ------------------------------------------------------------------------------ checks
     def _check_params(self, params: dict) -> None:
+        check_h2o_form(params, self.PARAMS)  # the H2O dicts must not contradict latent_dim, architecture, width
         if params["diff_augment"]:
             unknown = [p for p in params["diff_augment"].split(",") if p.strip() not in AUGMENT_POLICIES]
             if unknown:

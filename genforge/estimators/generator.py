@@ -19,11 +19,8 @@ import numpy as np
 import torch
 
 from genforge.errors import DataError
-from genforge.estimators.inputs import check_options, sample_labels
+from genforge.estimators.inputs import MAX_SAMPLES, check_options, check_sample_count, noise_rows, sample_labels
 from genforge.frame import Frame
-
-# More images than this in one call is a mistake, not a request: refused before anything is allocated.
-MAX_SAMPLES = 1_000_000
 
 
 class Generator:
@@ -48,16 +45,15 @@ class Generator:
     def noise(self, n: int, seed: int | None = None) -> np.ndarray:
         """``n`` standard-normal latent vectors, float32 ``(n, latent_size)``, reproducible for a ``seed``."""
         self._ready()
-        n = check_sample_count(n)
+        n = check_sample_count(n, self._image_shape())
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         return torch.randn(n, self.latent_size, generator=generator).numpy()
 
     def check_latent(self, z: Any) -> torch.Tensor:
-        """``z`` as a float32 CPU tensor ``(N, latent_size)``; one vector ``(latent_size,)`` is one row."""
+        """``z`` as a float32 CPU tensor ``(N, latent_size)``; one vector, flat ``(latent_size,)`` or as H2O
+        writes it, a column ``(latent_size, 1)``, is one sample."""
         self._ready()
-        z = z.detach().float().cpu() if torch.is_tensor(z) else torch.as_tensor(np.asarray(z, dtype=np.float32))
-        if z.ndim == 1 and z.shape[0] == self.latent_size:
-            z = z[None]
+        z = noise_rows(z, self.latent_size)
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise DataError(f"latent vectors (noise) must have shape (N, {self.latent_size}) for this model, "
                             f"got {tuple(z.shape)}.")
@@ -69,6 +65,11 @@ class Generator:
             raise DataError("the latent array holds NaN or infinite values.")
         return z
 
+    def _image_shape(self) -> tuple[int, ...] | None:
+        """The shape of one generated image (for the size check of a sample count), when known."""
+        shape = getattr(self, "image_shape", None) or (getattr(self, "info", None) or {}).get("image_shape")
+        return tuple(shape) if shape is not None else None
+
     def sample_labels(self, labels: Any, n: int) -> np.ndarray | None:
         """Class indices for ``n`` samples: as given (indices or names), or every class in turn; None for an
         unconditional generator, which refuses labels."""
@@ -79,7 +80,7 @@ class Generator:
                **options: Any) -> Frame:
         """A Frame of generated images: ``n`` of them from ``seed``'s noise, or one per row of a latent array."""
         check_options(self._images, options, f"{type(self).__name__} sampling", skip=2)
-        z = self.check_latent(self.noise(n, seed) if _is_count(n) else n)
+        z = self.check_latent(self.noise(n, seed) if not _is_array(n) else n)
         labels = self.sample_labels(labels, len(z))
         images = self._images(z, labels, **options)
         names = self.class_names if labels is not None else None
@@ -94,17 +95,6 @@ class Generator:
         return self.sample(z, labels=None if label is None else [label] * int(steps), **options)
 
 
-def check_sample_count(n: Any) -> int:
-    """A number of images to generate: an int from 1 to ``MAX_SAMPLES``."""
-    if not _is_count(n):
-        raise DataError(f"n must be a whole number of images, got {n!r}.")
-    if n < 1:
-        raise DataError(f"n must be at least 1, got {n}.")
-    if n > MAX_SAMPLES:
-        raise DataError(f"n={n} is more images than one call makes ({MAX_SAMPLES}); generate in parts.")
-    return int(n)
-
-
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     """Spherical interpolation between latent vectors (linear where they are parallel)."""
     cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
@@ -114,8 +104,8 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
-def _is_count(n: Any) -> bool:
-    return isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+def _is_array(n: Any) -> bool:
+    return isinstance(n, (np.ndarray, list, tuple)) or torch.is_tensor(n)
 
 
 def is_generator(model: Any) -> bool:

@@ -35,8 +35,8 @@ def conform_frame(data: Any, schema: dict, resize: bool = False, what: str = "fr
         h, w, c = want
         raise DataError(
             f"{what} images are {_describe(frame.image_shape)} but this model was trained on {_describe(want)}; "
-            f"pass resize=True to resize and convert them, or call frame.resize(({h}, {w})).to_channels({c})."
-        )
+            f"pass resize=True to resize and convert them, or call frame.resize(({h}, {w})).to_channels({c}).",
+            suggests={"resize": True})
     if frame.image_shape[:2] != want[:2]:
         frame = frame.resize(want[:2])
     if frame.channels != want[2]:
@@ -162,3 +162,49 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
 def _describe(shape: tuple[int, int, int]) -> str:
     h, w, c = shape
     return f"{h}x{w} with {c} channel{'s' if c != 1 else ''}"
+
+
+# Generating more than this many images in one call is far more likely a typo (an extra zero, a size
+# passed as a count) than a wish; a loop of calls does it on purpose.
+MAX_SAMPLES = 1_000_000
+# ... and the uint8 pixels of one call's result must fit this budget (2 GiB).
+MAX_SAMPLE_BYTES = 2 * 1024**3
+
+
+def check_sample_count(n: Any, image_shape: Sequence[int] | None = None, what: str = "n",
+                       limit: int = MAX_SAMPLES) -> Any:
+    """``n`` as an int in ``1..limit`` (and its images within MAX_SAMPLE_BYTES), checked before anything is
+    allocated; a bool, a float, a negative or an absurd count is a DataError that names it. A noise array
+    (``predict(z)``) passes through unchanged: the model's noise check looks at its rows."""
+    if isinstance(n, (np.ndarray, list, tuple)) or torch.is_tensor(n):
+        return n
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise DataError(f"{what} must be a whole number of images (an int), got {n!r} ({type(n).__name__}); "
+                        "or pass a noise array with one row per image.")
+    n = int(n)
+    if n < 1:
+        raise DataError(f"{what} must be at least 1, got {n}.")
+    if n > limit:
+        raise DataError(f"{what}={n:,} images is more than one call makes (at most {limit:,}); "
+                        "generate in several calls of fewer images.")
+    if image_shape is not None:
+        size = n * int(np.prod([int(s) for s in image_shape]))
+        if size > MAX_SAMPLE_BYTES:
+            raise DataError(f"{what}={n:,} images of {tuple(image_shape)} would need {size / 1024**3:.1f} GiB; "
+                            f"at most {MAX_SAMPLE_BYTES // 1024**3} GiB per call: generate in several calls.")
+    return n
+
+
+def noise_rows(z: Any, latent_dim: int) -> torch.Tensor:
+    """Noise as a float32 ``(N, latent_dim)`` tensor, one latent vector per row.
+
+    H2O-style code writes one noise vector as a column, ``np.random.randn(100, 1)`` for a latent of 100,
+    or as a flat vector ``(100,)``: both mean one sample. Only a ``(latent_dim, 1)`` column with
+    latent_dim > 1 is turned; with latent_dim = 1 a column is N one-value rows, as written.
+    """
+    z = z.detach().float().cpu() if torch.is_tensor(z) else torch.as_tensor(np.asarray(z, dtype=np.float32))
+    if z.ndim == 1 and z.shape[0] == latent_dim:
+        return z[None]
+    if z.ndim == 2 and latent_dim > 1 and tuple(z.shape) == (latent_dim, 1):
+        return z.T.contiguous()
+    return z

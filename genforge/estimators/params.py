@@ -57,8 +57,10 @@ class Param:
             return float(value)
         if self.kind is bool and not isinstance(value, bool):
             raise ParameterError(f"Parameter {self.name!r} got {value!r} ({type(value).__name__}); pass True or False.")
-        if self.kind is int and isinstance(value, float) and value.is_integer():
-            return int(value)
+        if self.kind is int and isinstance(value, float):
+            # 2.0 for an int is a sign of a computed or mistyped value; say so rather than truncate.
+            whole = f" (pass {int(value)})" if math.isfinite(value) and value.is_integer() else ""
+            raise ParameterError(f"Parameter {self.name!r} got the float {value!r}; it takes an int{whole}.")
         if self.kind is not bool and isinstance(value, bool) or not isinstance(value, self.kind):
             raise ParameterError(
                 f"Parameter {self.name!r} got {value!r} of type {type(value).__name__}; {self._expectation()}."
@@ -142,11 +144,34 @@ class ParamSet:
             f"Unknown parameter {name!r}.{hint} Known parameters: {', '.join(sorted(self._params))}."
         )
 
+    def resolve(self, given: dict[str, Any]) -> dict[str, Any]:
+        """``given`` keyed by canonical names. A parameter given under two of its names (``loss`` and its
+        alias ``loss_function``) with different values is a ParameterError, never a silent choice."""
+        out: dict[str, Any] = {}
+        spelled: dict[str, str] = {}
+        for name, value in given.items():
+            canonical = self.canonical(name)
+            if canonical in out and not _same(out[canonical], value):
+                raise ParameterError(
+                    f"Parameter {canonical!r} was given twice with different values: {spelled[canonical]}="
+                    f"{out[canonical]!r} and {name}={value!r} ({name!r} and {spelled[canonical]!r} name the same "
+                    "parameter); pass one of them."
+                )
+            out[canonical], spelled[canonical] = value, name
+        return out
+
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self._params.values()}
 
     def schema(self) -> list[dict]:
         return [p.schema() for p in self._params.values()]
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # arrays and the like: only the very same object counts as the same value
+        return a is b
 
 
 def common_params() -> list[Param]:
@@ -166,4 +191,6 @@ def common_params() -> list[Param]:
               low=1),
         Param("run_dir", str, None, "Folder for checkpoints, sample grids and history.png (None = a temporary folder).", nullable=True),
         Param("deterministic", bool, False, "Use deterministic algorithms only (slower, exactly reproducible)."),
+        Param("overwrite", bool, False, "Let train() replace another run's checkpoint, sample grids and history.png "
+              "in run_dir (default: refuse; resuming from run_dir's own checkpoint needs no overwrite)."),
     ]

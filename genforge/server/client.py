@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from genforge.errors import GenforgeError
+from genforge.files import claim_path
 from genforge.frame import Frame
 
 FINAL = ("done", "failed", "cancelled", "interrupted")
@@ -185,12 +186,34 @@ class RemoteFrame:
     def image_shape(self) -> tuple[int, int, int]:
         return (self.record["height"], self.record["width"], self.record["channels"])
 
+    # The same table view as a local Frame: rows are images, columns the H*W*C pixel values of one.
+    @property
+    def nrow(self) -> int:
+        return len(self)
+
+    @property
+    def ncol(self) -> int:
+        h, w, c = self.image_shape
+        return h * w * c
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.nrow, self.ncol)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return list(self.record["class_names"]) if self.record.get("class_names") else None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names or [])
+
     def class_counts(self) -> dict[str, int]:
         return dict(self.record.get("class_counts") or {})
 
-    def to_png(self, path: str | Path, n: int = 64) -> Path:
-        """Write the server's preview grid of the first ``n`` images."""
-        path = Path(path)
+    def to_png(self, path: str | Path, n: int = 64, force: bool = False) -> Path:
+        """Write the server's preview grid of the first ``n`` images (an existing file only with ``force``)."""
+        path = claim_path(path, force, "PNG file")
         path.write_bytes(self.conn.request("GET", f"/api/v1/frames/{self.id}/preview.png", params={"n": n}))
         return path
 
@@ -314,16 +337,17 @@ class RemoteModel:
         self.record["metrics"] = {**self.metrics, **metrics}
         return metrics
 
-    def download(self, path: str | Path = "models") -> Path:
+    def download(self, path: str | Path = "models", force: bool = False) -> Path:
         """Save the model folder under ``path`` (``path/<id>/``); load it with ``gf.load_model``. An ONNX model
-        is saved as ``path/<id>.onnx`` (run it with ``OnnxGenerator``)."""
+        is saved as ``path/<id>.onnx`` (run it with ``OnnxGenerator``). An existing one is replaced only
+        with ``force=True``."""
+        onnx = self.record.get("format") == "onnx"
+        target = claim_path(Path(path) / (f"{self.id}.onnx" if onnx else self.id), force, "model")
         data = self.conn.request("GET", f"/api/v1/models/{self.id}/download")
-        if self.record.get("format") == "onnx":
+        if onnx:
             Path(path).mkdir(parents=True, exist_ok=True)
-            target = Path(path) / f"{self.id}.onnx"
             target.write_bytes(data)
             return target
-        target = Path(path) / self.id
         target.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist():
@@ -391,8 +415,8 @@ class RemoteEstimator:
     def scoring_history(self):
         return self._fitted().scoring_history()
 
-    def download(self, path: str | Path = "models") -> Path:
-        return self._fitted().download(path)
+    def download(self, path: str | Path = "models", force: bool = False) -> Path:
+        return self._fitted().download(path, force=force)
 
 
 def _id(item: Any) -> str:

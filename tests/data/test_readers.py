@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from genforge.data import import_file
+from genforge.errors import DataError
 from genforge.frame import Frame
 from tests.data.helpers import pixels, png_bytes, write_csv, write_idx, write_png
 
@@ -171,10 +172,13 @@ def test_parquet_bytes_and_hugging_face_structs(tmp_path):
     assert frame.class_names == ["x", "y", "z"] and frame.labels.tolist() == [2, 0, 1]
 
 
-def test_name_option_and_builtins_win_over_paths(tmp_path, monkeypatch):
+def test_name_option_and_builtins_against_same_named_paths(tmp_path, monkeypatch):
     (tmp_path / "digits").mkdir()
     monkeypatch.chdir(tmp_path)
-    frame = import_file("digits", limit=3, name="d3")  # the built-in, not ./digits
+    # Issue 16: a built-in name that is also a local path is ambiguous, not silently the built-in.
+    with pytest.raises(DataError, match="'./digits' for the path, or 'builtin:digits'"):
+        import_file("digits", limit=3, name="d3")
+    frame = import_file("builtin:digits", limit=3, name="d3")
     assert frame.name == "d3" and len(frame) == 3
     write_png(tmp_path / "digits" / "a.png", pixels(1)[0])
     assert len(import_file(f".{os.sep}digits")) == 1
