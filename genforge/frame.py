@@ -318,10 +318,20 @@ def _imported(source, images, labels, class_names, sources, name, options: dict)
         raise DataError(f"Frame got import options {sorted(options)} without source=; pass source='a path or name'.")
     if any(v is not None for v in (images, labels, class_names, sources)):
         raise DataError("Frame takes either images (and labels, ...) or source=, not both.")
-    from genforge.data.importer import import_file  # the readers sit below the Frame; imported when used
-
-    frame = import_file(source, **({"name": name, **options} if name else options))
+    if not _SOURCE_READER:
+        raise DataError("Frame(source=...) needs genforge's readers: import genforge (or genforge.data) first.")
+    frame = _SOURCE_READER[0](source, **({"name": name, **options} if name else options))
     return dict(frame.__dict__)
+
+
+# Frame(source=...) reads with genforge.data.import_file, a layer above this one (the readers make Frames);
+# genforge.data installs it here when it is imported, as ``import genforge`` does.
+_SOURCE_READER: list[Any] = []
+
+
+def set_source_reader(reader: Any) -> None:
+    """Install the function behind ``Frame(source=..., **options)`` (``genforge.data.import_file``)."""
+    _SOURCE_READER[:] = [reader]
 
 
 def to_uint8(array: np.ndarray, what: str = "images") -> np.ndarray:

@@ -7,22 +7,22 @@ are the frame's ``labels`` (and the ``label`` column of ``as_data_frame``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from genforge.errors import GenforgeError
 from genforge.table import Table
 
-if TYPE_CHECKING:
-    from genforge.frame import Frame
+# The functions take a genforge Frame (``frame``); it is not imported here: frame.py imports this module.
+Frame = Any
 
 SHOWN_ROWS = 10   # frames this small print their rows; larger ones their summary line only
 SHOWN_PIXELS = 6  # leading pixel values shown per row
 _CHUNK = 4096     # images per step of the statistics (a memory-mapped frame is never read at once)
 
 
-def rows_table(frame: "Frame", n: int = SHOWN_ROWS) -> Table:
+def rows_table(frame: Frame, n: int = SHOWN_ROWS) -> Table:
     """One row per image (the first ``n``): position, label, source, leading pixel values, mean, min, max."""
     rows = []
     for i in range(min(n, len(frame))):
@@ -52,7 +52,7 @@ class Description(dict):
         return "\n".join(lines)
 
 
-def describe(frame: "Frame") -> Description:
+def describe(frame: Frame) -> Description:
     """Per-channel pixel statistics (mean, std, min, max on 0..255) and the class counts."""
     c = frame.channels
     total = np.zeros(c)
@@ -76,7 +76,7 @@ def describe(frame: "Frame") -> Description:
                        class_counts=frame.class_counts())
 
 
-def as_data_frame(frame: "Frame"):
+def as_data_frame(frame: Frame):
     """A pandas DataFrame with one row per image: ``label`` (the class name, when labelled) and
     ``pixel0`` ... ``pixel{ncol-1}`` (needs pandas: ``pip install 'genforge[pandas]'``)."""
     try:
@@ -91,7 +91,7 @@ def as_data_frame(frame: "Frame"):
     return data
 
 
-def html(frame: "Frame") -> str:
+def html(frame: Frame) -> str:
     """The summary line and a grid PNG of at most 64 images, for notebooks (``Frame._repr_html_``)."""
     import base64
 

@@ -13,11 +13,19 @@ Every route and job parameter that names something to read goes through here:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from genforge.server.errors import ApiError
 from genforge.server.settings import Settings
+
+# Ids of frames, jobs and models that come from outside: a plain name, never a path.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def valid_id(ident: str) -> bool:
+    return bool(_ID.match(ident)) and ".." not in ident
 
 # Parameters the server resolves itself (checkpoint: a model id, checked in routes_jobs; evaluator: here) or
 # sets itself (run_dir). No other parameter may carry something that looks like a path.
@@ -77,7 +85,6 @@ def resolve_evaluator(db, value: Any) -> str | None:
         raise _evaluator_refusal(value)
     from genforge.metrics.domain import builtin_evaluators, evaluator_folder
     from genforge.server.db import ModelRow
-    from genforge.server.store import valid_id
 
     key = value.strip()
     if key.split(":", 1)[0] in builtin_evaluators():  # the list, not the folder: no "../" into the package

@@ -11,7 +11,6 @@ configured roots.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import threading
 from collections import OrderedDict
@@ -26,18 +25,11 @@ from genforge.frame import Frame
 from genforge.model_folder import read_meta
 from genforge.server.errors import ApiError, describe_validation
 from genforge.server.schemas import IMPORT_OPTIONS, ImportOptions
-from genforge.server.paths import confined_path  # noqa: F401 - one confinement for every route
+from genforge.server.paths import confined_path, valid_id  # noqa: F401 - one confinement for every route
 from genforge.server.settings import Settings
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(5)}"
-
-
-def valid_id(ident: str) -> bool:
-    return bool(_ID.match(ident)) and ".." not in ident
 
 
 # ------------------------------------------------------------------------------ frames
