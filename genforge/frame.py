@@ -19,7 +19,34 @@ Scale = tuple[float, float] | None
 MAX_UNNAMED_CLASSES = 100_000  # a larger "class index" is an id column, not a class
 
 
-class Frame:
+class PixelTable:
+    """H2O's table view of a set of images, for local and remote frames alike: rows are images, columns the
+    H*W*C pixel values of one, as in an MNIST-style CSV (labels are not counted). Needs ``len`` and
+    ``image_shape`` (H, W, C)."""
+
+    image_shape: tuple[int, int, int]
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def nrow(self) -> int:
+        """Rows: one per image (H2O's nrow)."""
+        return len(self)
+
+    @property
+    def ncol(self) -> int:
+        """Columns: the H*W*C pixel values of an image."""
+        h, w, c = self.image_shape
+        return h * w * c
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(nrow, ncol)``, as H2O gives it; ``np.asarray(frame).shape`` is ``(N, H, W, C)``."""
+        return (self.nrow, self.ncol)
+
+
+class Frame(PixelTable):
     """Images with optional integer labels, class names and per-image sources.
 
     ``images`` is uint8 ``(N, H, W, C)`` with C of 1 or 3. ``labels`` is an int64 ``(N,)`` array of class
@@ -168,22 +195,6 @@ class Frame:
         return f"{line}\n{rows_table(self)!r}" if len(self) <= SHOWN_ROWS else line
 
     # ----------------------------------------------------------------------------------- as a table / array
-    @property
-    def nrow(self) -> int:
-        """Rows: one per image (H2O's nrow)."""
-        return len(self)
-
-    @property
-    def ncol(self) -> int:
-        """Columns: the H*W*C pixel values of an image, as in an MNIST-style CSV (labels are not counted)."""
-        h, w, c = self.image_shape
-        return h * w * c
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(nrow, ncol)``, as H2O gives it; ``np.asarray(frame).shape`` is ``(N, H, W, C)``."""
-        return (self.nrow, self.ncol)
-
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """``np.asarray(frame)``: the uint8 ``(N, H, W, C)`` pixels (``dtype`` converts)."""
         images = np.asarray(self._images)

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from genforge.data.context import Loaded, ReadContext
 from genforge.data.decode import decode_images
-from genforge.data.paths import IMAGE_EXTENSIONS, classes_from_layout, is_hidden, is_image_name, unsafe_reason
+from genforge.data.limits import format_size
+from genforge.data.paths import (
+    IMAGE_EXTENSIONS,
+    classes_from_layout,
+    is_hidden,
+    is_image_name,
+    unsafe_reason,
+)
 from genforge.errors import DataError, ParameterError
 
 OPTIONS = frozenset({"max_inflated_bytes", "max_ratio"})
@@ -85,15 +92,15 @@ def _check_inflation(members: list[zipfile.ZipInfo], path: Path, limit: float, m
     total = sum(m.file_size for m in members)
     if total > limit:
         raise DataError(
-            f"{path}: its {len(members)} images would inflate to {_size(total)}, past the limit of "
-            f"{_size(limit)}. If you trust this archive, pass max_inflated_bytes={total} or more.",
+            f"{path}: its {len(members)} images would inflate to {format_size(total)}, past the limit of "
+            f"{format_size(limit)}. If you trust this archive, pass max_inflated_bytes={total} or more.",
             suggests={"max_inflated_bytes": total})
     for m in members:
         ratio = m.file_size / max(m.compress_size, 1)
         if m.file_size > _RATIO_FLOOR and ratio > max_ratio:
             raise DataError(
-                f"{path}: the member {m.filename!r} inflates {ratio:.0f} times ({_size(m.compress_size)} to "
-                f"{_size(m.file_size)}), past max_ratio={max_ratio:g}: it looks like a zip bomb. If you trust "
+                f"{path}: the member {m.filename!r} inflates {ratio:.0f} times ({format_size(m.compress_size)} to "
+                f"{format_size(m.file_size)}), past max_ratio={max_ratio:g}: it looks like a zip bomb. If you trust "
                 "this archive, pass a larger max_ratio."
             )
 
@@ -110,11 +117,3 @@ def _positive(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ParameterError(f"{name} must be a positive number, got {value!r}.")
     return float(value)
-
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"

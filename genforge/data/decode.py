@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from genforge.data.context import ReadContext
-from genforge.data.limits import Limits, LimitError
+from genforge.data.limits import LimitError, Limits
 from genforge.errors import DataError
 
 Opener = Callable[[int], BinaryIO]

@@ -19,8 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from genforge.data import archive, arrays, builtin, cache, csv_reader, folder, idx, parquet
-from genforge.data.context import Loaded, ReadContext, ReadOptions, check_class_indices, check_size, located
+from genforge.data import (
+    archive,
+    arrays,
+    builtin,
+    cache,
+    csv_reader,
+    folder,
+    idx,
+    parquet,
+)
+from genforge.data.context import (
+    Loaded,
+    ReadContext,
+    ReadOptions,
+    check_class_indices,
+    check_size,
+    located,
+)
 from genforge.data.limits import OPTIONS as LIMIT_OPTIONS
 from genforge.data.limits import Limits
 from genforge.data.paths import is_image_name

@@ -65,8 +65,8 @@ class Limits:
         if top is not None and size > top:
             shown = "x".join(str(int(s)) for s in shape)
             at = f"{where}: " if where else ""
-            reason = (f"{at}the data would decode to {_size(size)} ({shown} {np.dtype(dtype).name}), past the limit "
-                      f"of {_size(top)} per frame.")
+            reason = (f"{at}the data would decode to {format_size(size)} ({shown} {np.dtype(dtype).name}), past the limit "
+                      f"of {format_size(top)} per frame.")
             raise LimitError(f"{reason} If you trust it and have the memory, pass max_frame_bytes={size} or more "
                              "(or limit=... to read fewer images).", "max_frame_bytes", size, reason)
 
@@ -79,7 +79,8 @@ def _check(key: str, value: Any) -> int | None:
     return int(value)
 
 
-def _size(n: float) -> str:
+def format_size(n: float) -> str:
+    """Bytes as a short human figure: "512 bytes", "1.5 MiB"."""
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"

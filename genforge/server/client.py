@@ -21,7 +21,7 @@ import numpy as np
 
 from genforge.errors import GenforgeError
 from genforge.files import claim_path
-from genforge.frame import Frame
+from genforge.frame import Frame, PixelTable
 
 FINAL = ("done", "failed", "cancelled", "interrupted")
 
@@ -168,7 +168,7 @@ class Connection:
         return RemoteModel(self, self.request("POST", "/api/v1/models", files={"file": (f"{path.stem}.zip", payload)}))
 
 
-class RemoteFrame:
+class RemoteFrame(PixelTable):  # nrow, ncol, shape as a local Frame
     """A frame stored on the server."""
 
     def __init__(self, conn: Connection, record: dict) -> None:
@@ -185,20 +185,6 @@ class RemoteFrame:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return (self.record["height"], self.record["width"], self.record["channels"])
-
-    # The same table view as a local Frame: rows are images, columns the H*W*C pixel values of one.
-    @property
-    def nrow(self) -> int:
-        return len(self)
-
-    @property
-    def ncol(self) -> int:
-        h, w, c = self.image_shape
-        return h * w * c
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.nrow, self.ncol)
 
     @property
     def class_names(self) -> list[str] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,4 +43,19 @@ def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     array = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
     Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG of a few dozen bytes whose header claims ``width`` x ``height`` grey pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def blank_png(size: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (size, size), 0).save(buffer, "PNG")
     return buffer.getvalue()

@@ -7,7 +7,6 @@ import io
 import struct
 import tracemalloc
 import zipfile
-import zlib
 
 import numpy as np
 import pytest
@@ -17,20 +16,7 @@ from genforge.data import import_file
 from genforge.data.limits import MAX_FRAME_BYTES, MAX_IMAGE_PIXELS, LimitError
 from genforge.errors import DataError, ParameterError
 
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG of a few dozen bytes whose header claims ``width`` x ``height`` grey pixels."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
-
-
-def blank_png(size: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (size, size), 0).save(buffer, "PNG")
-    return buffer.getvalue()
+from .helpers import blank_png, png_claiming
 
 
 def test_defaults():

@@ -6,35 +6,20 @@ from __future__ import annotations
 import io
 import os
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from tests.data.helpers import blank_png, png_claiming
 
 from .conftest import TINY_GAN, evaluate, install_model, npz_bytes, upload, wait_for
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
-
-
-def blank_png(size: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (size, size), 0).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def zipped(members: dict[str, bytes]) -> bytes:
@@ -209,7 +194,13 @@ def test_server_side_imports_get_the_limits_too(make_client, tmp_path):
 
 
 # ------------------------------------------------------------------------------ chunked bodies
-def _chunks(n: int = 40, size: int = 1000):
+def _chunks(kind: str = "application/json", n: int = 40, size: int = 1000):
+    """A chunked body of n * size bytes. A multipart one starts as a well-formed file part, so that the form
+    parser keeps reading (a malformed start may be refused with a 400 before the limit is reached)."""
+    if kind.startswith("multipart/"):
+        boundary = kind.split("boundary=", 1)[1]
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.npz\"\r\n"
+               "Content-Type: application/octet-stream\r\n\r\n").encode()
     for _ in range(n):
         yield b"0" * size
 
@@ -222,10 +213,10 @@ ROUTES = [("/api/v1/jobs", "application/json"), ("/api/v1/frames", "application/
 def test_chunked_bodies_over_the_limit_get_413_in_the_asgi_app(make_client):
     client = make_client(max_upload_bytes=20_000)
     for path, kind in ROUTES:
-        response = client.post(path, content=_chunks(), headers={"content-type": kind})
+        response = client.post(path, content=_chunks(kind), headers={"content-type": kind})
         assert response.status_code == 413, (path, response.text)
         assert "--max-upload-mb" in response.json()["detail"]
-    small = client.post("/api/v1/jobs", content=_chunks(2, 10), headers={"content-type": "application/json"})
+    small = client.post("/api/v1/jobs", content=_chunks(n=2, size=10), headers={"content-type": "application/json"})
     assert small.status_code == 422  # under the limit the route answers as usual
 
 
@@ -255,7 +246,7 @@ def test_chunked_bodies_over_the_limit_get_413_from_a_real_uvicorn(tmp_path):
             time.sleep(0.05)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             for path, kind in ROUTES:
-                response = http.post(path, content=_chunks(), headers={"content-type": kind})
+                response = http.post(path, content=_chunks(kind), headers={"content-type": kind})
                 assert response.status_code == 413, (path, response.text)
                 assert response.request.headers.get("transfer-encoding") == "chunked"
             assert http.get("/v2/health/live").status_code == 200  # the server is fine afterwards
