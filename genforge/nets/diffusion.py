@@ -145,7 +145,10 @@ def make_scheduler(name: str, config: dict[str, Any]):
     if name == "DDIMScheduler":
         extra = {"clip_sample": True, "set_alpha_to_one": False, "timestep_spacing": "trailing"}
     elif name == "DPMSolverMultistepScheduler":
-        extra = {"algorithm_type": "dpmsolver++", "solver_order": 2, "timestep_spacing": "trailing"}
+        # Thresholding keeps the x0 predictions in the pixel range (as DDIM's and DDPM's clip_sample does):
+        # near t = T of the cosine schedule an epsilon error is divided by sqrt(alpha_bar) ~ 1e-4.
+        extra = {"algorithm_type": "dpmsolver++", "solver_order": 2, "timestep_spacing": "trailing",
+                 "thresholding": True, "sample_max_value": 1.0}
     elif name == "DDPMScheduler":
         extra = {"clip_sample": True, "timestep_spacing": "trailing"}
     with warnings.catch_warnings():
@@ -198,7 +201,9 @@ def sample_loop(denoise: Denoise, scheduler, z: torch.Tensor, image_shape: tuple
     generator = noise_generator(z)
     x = z.reshape(len(z), *image_shape).to(device)
     labels = labels.to(device) if labels is not None else None
-    scheduler.set_timesteps(steps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # diffusers' numpy 2 copy-keyword warning
+        scheduler.set_timesteps(steps)
     guided = labels is not None and guidance_scale != 1.0
     for t in scheduler.timesteps:
         model_in = scheduler.scale_model_input(x, t)
