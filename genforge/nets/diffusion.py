@@ -203,7 +203,7 @@ def sample_loop(denoise: Denoise, scheduler, z: torch.Tensor, image_shape: tuple
     labels = labels.to(device) if labels is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # diffusers' numpy 2 copy-keyword warning
-        scheduler.set_timesteps(steps)
+        scheduler.set_timesteps(steps, device=x.device)
     guided = labels is not None and guidance_scale != 1.0
     for t in scheduler.timesteps:
         model_in = scheduler.scale_model_input(x, t)
