@@ -113,7 +113,7 @@ class DiffusionEstimator(Generator, Estimator):
                            "image_shape": list(image_shape), "unet": unet_cfg,
                            "scheduler": {"name": "DDPMScheduler", "config": schedule}})
         self._modules = {"unet": Denoiser(build_unet(unet_cfg)).to(self._device)}
-        self._info.setdefault("min_snr_gamma", params["min_snr_gamma"])
+        self._info["min_snr_gamma"] = params["min_snr_gamma"]  # what model_performance weights by
         if params["ema_decay"] > 0:
             self._modules["unet_ema"] = make_ema(self._modules["unet"])
 

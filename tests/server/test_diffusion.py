@@ -61,6 +61,12 @@ def test_a_diffusion_model_trains_lists_generates_and_serves_v2(client, tmp_path
                  [{"name": "z", "datatype": "FP32", "shape": [3, 64], "data": z.ravel().tolist()}, label])
     assert np.array_equal(_pixels(with_z), images)
 
+    # The Python client passes the same options.
+    remote = gf.connect("http://testserver", client=client).get_model(mid)
+    assert np.array_equal(remote.predict(3, seed=5, labels=1, steps=3, sampler="ddim", guidance_scale=2.0).images,
+                          images)
+    assert np.array_equal(remote.infer(z, [1, 1, 1], steps=3, sampler="ddim", guidance_scale=2.0), images)
+
     for parameters, status, text in (({"seed": 1, "steps": 0}, 422, "steps"),
                                      ({"seed": 1, "sampler": "euler"}, 422, "sampler"),
                                      ({"seed": 1, "steps": "many"}, 400, "steps"),
