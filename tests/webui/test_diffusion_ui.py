@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import npz_bytes
+from .conftest import Server, npz_bytes
 
 pytest.importorskip("diffusers")
 
@@ -16,6 +16,14 @@ def _loaded(page, selector: str) -> None:
     page.wait_for_function(
         "s => { const i = document.querySelector(s); return i && !i.hidden && i.complete && i.naturalWidth > 0 }",
         arg=selector)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server of its own: the session's is shared by tests that count its frames and models."""
+    srv = Server(tmp_path_factory.mktemp("webui-diffusion") / "data")
+    yield srv
+    srv.stop()
 
 
 def test_train_a_diffusion_model_from_the_form_and_generate(server, page, tmp_path):
