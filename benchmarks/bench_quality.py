@@ -1,14 +1,23 @@
-"""Sample quality per CPU-minute on fashion-mnist: the default GANEstimator, the default VAEEstimator and a
-plain hand-written PyTorch DCGAN (the TensorFlow DCGAN tutorial's networks), each trained for the same
-wall-clock budget, then scored with the same packaged domain evaluator (fashion-mnist-cnn) on 10,000
-samples against the 10,000 test images, with the 60,000 training images for memorization.
+"""Sample quality per CPU-minute on fashion-mnist: the default GANEstimator, the default VAEEstimator, the
+default DiffusionEstimator and a plain hand-written PyTorch DCGAN (the TensorFlow DCGAN tutorial's networks),
+each trained for the same wall-clock budget, then scored with the same packaged domain evaluator
+(fashion-mnist-cnn) on 10,000 samples against the 10,000 test images, with the 60,000 training images for
+memorization. The diffusion row samples with ``--sampler`` (dpm++) in ``--steps`` (25) steps.
 
-    python benchmarks/bench_quality.py                 # 10 minutes each (30+ minutes in all)
+    python benchmarks/bench_quality.py                 # 10 minutes each (40+ minutes in all)
     python benchmarks/bench_quality.py --minutes 1     # a quick look
     python benchmarks/bench_quality.py --only gan,dcgan --json results.json
     python benchmarks/bench_quality.py --only gan --minutes 2 --gan-params '{"width": 32}'   # tuning
+    python benchmarks/bench_quality.py --only diffusion --diffusion-params '{"width": 16}'    # tuning
+    python benchmarks/bench_quality.py --sampling-table                # train diffusion, then the table
 
-Target: the default GANEstimator's FID at most one third of the plain DCGAN's, with every class covered.
+``--sampling-table`` trains the default DiffusionEstimator for ``--minutes``, then times drawing
+``--samples`` 28x28 images with each sampler at each of ``--table-steps`` (10, 25, 50) and scores each
+set's FID against the test images.
+
+Targets: the default GANEstimator's FID at most one third of the plain DCGAN's, with every class covered;
+the default DiffusionEstimator's FID below the VAE's and the plain DCGAN's, and 10,000 samples at 25 steps
+in at most 120 s.
 """
 
 from __future__ import annotations
@@ -115,7 +124,7 @@ def train_one(name: str, train: gf.Frame, seconds: float, seed: int, overrides: 
     if name == "dcgan":
         model = PlainDCGAN(seed=seed).train(train, seconds)
         return model, model.images_seen, time.monotonic() - started
-    cls = gf.GANEstimator if name == "gan" else gf.VAEEstimator
+    cls = {"gan": gf.GANEstimator, "vae": gf.VAEEstimator, "diffusion": gf.DiffusionEstimator}[name]
     params = {"epochs": 100_000, "max_runtime_secs": seconds, "seed": seed, "verbose": False, **(overrides or {})}
     model = cls(**params).train(training_frame=train)
     elapsed = time.monotonic() - started
@@ -124,7 +133,9 @@ def train_one(name: str, train: gf.Frame, seconds: float, seed: int, overrides: 
     return model, steps * model.get_params()["batch_size"], elapsed
 
 
-LABELS = {"gan": "GANEstimator (defaults)", "vae": "VAEEstimator (defaults)", "dcgan": "plain PyTorch DCGAN (TF tutorial)"}
+LABELS = {"gan": "GANEstimator (defaults)", "vae": "VAEEstimator (defaults)",
+          "diffusion": "DiffusionEstimator (defaults)", "dcgan": "plain PyTorch DCGAN (TF tutorial)"}
+SAMPLERS = ("ddpm", "ddim", "dpm++")
 COLUMNS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.3f}"), ("precision", "precision", "{:.3f}"),
            ("recall", "recall", "{:.3f}"), ("density", "density", "{:.3f}"), ("coverage", "coverage", "{:.3f}"),
            ("memorization", "memorized", "{:.4f}"), ("class_coverage", "classes", "{:.2f}"),
@@ -136,17 +147,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="Training budget per model (wall clock).")
     parser.add_argument("--samples", type=int, default=10_000, help="Generated images scored per model.")
-    parser.add_argument("--only", default="gan,vae,dcgan", help="Comma-separated subset of gan, vae, dcgan.")
+    parser.add_argument("--only", default="gan,vae,diffusion,dcgan",
+                        help="Comma-separated subset of gan, vae, diffusion, dcgan.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="Also write the full scores to this JSON file.")
     parser.add_argument("--gan-params", default=None,
                         help='JSON of GANEstimator parameters to change, for tuning, e.g. \'{"width": 32}\'.')
+    parser.add_argument("--diffusion-params", default=None,
+                        help='JSON of DiffusionEstimator parameters to change, for tuning, e.g. \'{"width": 16}\'.')
+    parser.add_argument("--steps", type=int, default=25, help="Diffusion row: sampling steps.")
+    parser.add_argument("--sampler", default="dpm++", choices=SAMPLERS, help="Diffusion row: the sampler.")
+    parser.add_argument("--sampling-table", action="store_true",
+                        help="Train the diffusion model only, then time and score every sampler at --table-steps.")
+    parser.add_argument("--table-steps", default="10,25,50", help="Step counts of the sampling table.")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice).")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     gan_params = json.loads(args.gan_params) if args.gan_params else {}
-    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    diffusion_params = json.loads(args.diffusion_params) if args.diffusion_params else {}
+    overrides = {"gan": gan_params, "diffusion": diffusion_params}
+    names = ["diffusion"] if args.sampling_table else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = set(names) - set(LABELS)
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; choose from {', '.join(LABELS)}")
@@ -161,11 +182,17 @@ def main() -> None:
     threshold = None  # memorization threshold, calibrated (test -> train distances) with the first model
     if gan_params:
         LABELS["gan"] = "GANEstimator " + json.dumps(gan_params)[:24]
+    if diffusion_params:
+        LABELS["diffusion"] = "Diffusion " + json.dumps(diffusion_params)[:26]
+    if args.sampling_table:
+        sampling_table(args, train, reference, extractor, diffusion_params)
+        return
     results = {}
     for name in names:
-        model, images, seconds = train_one(name, train, args.minutes * 60, args.seed, gan_params if name == "gan" else None)
+        model, images, seconds = train_one(name, train, args.minutes * 60, args.seed, overrides.get(name))
         started = time.monotonic()
-        generated = model.predict(args.samples, seed=args.seed)
+        options = {"steps": args.steps, "sampler": args.sampler} if name == "diffusion" else {}
+        generated = model.predict(args.samples, seed=args.seed, **options)
         scores = gf.metrics.evaluate(generated, reference, extractor=extractor, training=train,
                                      memorization_threshold=threshold, pairs_path=f"bench_quality_{name}_pairs.png")
         threshold = scores["memorization_threshold"]
@@ -187,10 +214,49 @@ def main() -> None:
         every = results["gan"]["class_coverage"] == 1.0
         print(f"\nFID GANEstimator / plain DCGAN = {ratio:.3f} (target <= 0.333: {'met' if ratio <= 1 / 3 else 'NOT met'}); "
               f"every class covered: {every}")
+    if "diffusion" in results:
+        fid = results["diffusion"]["fid"]
+        for other in ("vae", "dcgan", "gan"):
+            if other in results:
+                print(f"FID DiffusionEstimator {fid:.2f} vs {LABELS[other]} {results[other]['fid']:.2f}: "
+                      f"{'below' if fid < results[other]['fid'] else 'NOT below'}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"minutes": args.minutes, "samples": args.samples, "results": results}, handle, indent=2,
                       default=float)
+        print(f"wrote {args.json}")
+
+
+def sampling_table(args, train: gf.Frame, reference, extractor, overrides: dict) -> None:
+    """Seconds to draw ``args.samples`` images per sampler and step count, with the FID of each set."""
+    model, images, seconds = train_one("diffusion", train, args.minutes * 60, args.seed, overrides)
+    print(f"{LABELS['diffusion']}: trained on {images:,} images in {seconds:.0f} s; sampling {args.samples:,} "
+          f"{train.image_shape[0]}x{train.image_shape[1]} images per cell", flush=True)
+    steps_list = [int(s) for s in args.table_steps.split(",") if s.strip()]
+    rows = {}
+    for sampler in SAMPLERS:
+        for steps in steps_list:
+            started = time.monotonic()
+            generated = model.predict(args.samples, seed=args.seed, steps=steps, sampler=sampler)
+            elapsed = time.monotonic() - started
+            fid = gf.metrics.evaluate(generated, reference, extractor=extractor, metrics=("fid",))["fid"]
+            rows[(sampler, steps)] = (elapsed, fid)
+            print(f"  {sampler:>6} {steps:>3} steps: {elapsed:8.1f} s  FID {fid:8.2f}  (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
+    print()
+    print(f"{'sampler':<8}" + "".join(f"{f'{n} steps: s / FID':>24}" for n in steps_list))
+    for sampler in SAMPLERS:
+        print(f"{sampler:<8}" + "".join(f"{rows[(sampler, n)][0]:>14.1f} / {rows[(sampler, n)][1]:>7.2f}"
+                                        for n in steps_list))
+    if 25 in steps_list:
+        per_10k = rows[("dpm++", 25)][0] * 10_000 / args.samples
+        print(f"\n10,000 samples at 25 steps (dpm++), scaled from {args.samples:,}: {per_10k:.0f} s "
+              f"(target <= 120 s: {'met' if per_10k <= 120 else 'NOT met'})")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"minutes": args.minutes, "samples": args.samples, "images_trained": images,
+                       "table": {f"{s}@{n}": {"seconds": v[0], "fid": v[1]} for (s, n), v in rows.items()}},
+                      handle, indent=2)
         print(f"wrote {args.json}")
 
 

@@ -12,7 +12,7 @@ from genforge._version import __version__
 from genforge.artifacts import export_onnx, load_model, save_model
 from genforge.data import import_file, list_datasets
 from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFittedError, ParameterError, TrainingError
-from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator, clone
+from genforge.estimators import CNNEstimator, DiffusionEstimator, GANEstimator, VAEEstimator, clone
 from genforge.frame import Frame
 from genforge import metrics  # gf.metrics.evaluate, gf.metrics.fid, ...
 from genforge.session import connect, connection, get_frame, get_model, init, ls, remove, shutdown  # httpx when called
@@ -28,6 +28,7 @@ __all__ = [
     "GANEstimator",
     "VAEEstimator",
     "CNNEstimator",
+    "DiffusionEstimator",
     "clone",
     "save_model",
     "load_model",

@@ -51,8 +51,8 @@ def test_train_rejects_bad_parameters(runner, npz, args, message):
 
 
 def test_train_rejects_unknown_algorithms_and_frames(runner, npz, tmp_path):
-    result = runner.invoke(main, ["train", "--algo", "diffusion", "--frame", str(npz)])
-    assert result.exit_code == 2 and "Unknown algorithm 'diffusion'" in result.output
+    result = runner.invoke(main, ["train", "--algo", "flow-matching", "--frame", str(npz)])
+    assert result.exit_code == 2 and "Unknown algorithm 'flow-matching'" in result.output
     result = runner.invoke(main, ["train", "--algo", "gan", "--frame", str(tmp_path / "missing.npz")])
     assert result.exit_code == 2 and "missing.npz" in result.output
 

@@ -10,6 +10,9 @@ gan    ``z`` float32 [N, latent]; ``label`` int64 [N]    ``images`` float32 [N, 
                                                         with one, as ``predict`` uses)
 vae    ``z`` float32 [N, latent]; ``label`` int64 [N]    ``images`` float32 [N, C, H, W] in [-1, 1]: the
        (conditional models only)                        decoder's images, as ``decode`` makes them
+diff-  ``sample`` float32 [N, C, H, W]; ``timestep``     ``model_output`` float32 [N, C, H, W]: the
+usion  int64 [N]; ``class_labels`` int64 [N]            denoiser's noise (or velocity) prediction; the
+       (conditional; index num_classes = no label)      metadata's ``scheduler`` is its noise schedule
 cnn    ``images`` float32 [N, C, H, W] in [-1, 1]       ``probabilities`` float32 [N, classes] (softmax)
 ====== =============================================== =================================================
 
@@ -81,6 +84,8 @@ def export_onnx(model: Estimator, path: str | Path, opset: int = OPSET, force: b
         "image_shape": json.dumps([schema.get("channels"), schema.get("height"), schema.get("width")]),
         "class_names": json.dumps(schema.get("class_names")),
         "output": ("probabilities float32 [N, classes]" if "probabilities" in graph.output_names
+                   else "model_output float32 [N, C, H, W]: the denoiser's prediction; sample with OnnxGenerator"
+                   if "model_output" in graph.output_names
                    else "images float32 [N, C, H, W] in [-1, 1]; uint8 = round((x + 1) * 127.5)"),
         **{k: json.dumps(v) for k, v in graph.metadata.items()},
     }

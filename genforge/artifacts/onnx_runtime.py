@@ -3,6 +3,10 @@
     gen = OnnxGenerator("gan.onnx")
     images = gen.generate(gen.noise(16, seed=0), labels=None)   # uint8 (16, H, W, C)
 
+A diffusion export (the denoiser) is run the same way: ``OnnxGenerator("diffusion.onnx").predict(16, seed=0,
+steps=25, sampler="dpm++")`` runs the sampling loop of ``genforge.nets.diffusion`` over the file (see
+``onnx_diffusion.py``; needs diffusers for the schedulers).
+
 Needs ``onnxruntime`` (``pip install genforge[onnx]``).
 """
 
@@ -15,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from genforge.errors import GenforgeError, ModelFormatError
+from genforge.errors import GenforgeError, ModelFormatError, ParameterError
 from genforge.estimators.generator import Generator, is_generator
 from genforge.estimators.registry import ESTIMATORS
 from genforge.frame import Frame
@@ -43,7 +47,12 @@ class OnnxGenerator(Generator):
             raise ModelFormatError(f"{self.path} is not a readable ONNX model: {str(error).splitlines()[0]}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         names = [i.name for i in self.session.get_inputs()]
-        if not is_generator(ESTIMATORS.get(meta.get("estimator", ""))) or names[:1] != ["z"]:
+        self._diffusion = None
+        if meta.get("estimator") == "diffusion" and names[:2] == ["sample", "timestep"]:
+            from genforge.artifacts.onnx_diffusion import DiffusionSampler
+
+            self._diffusion = DiffusionSampler(self.session, meta)
+        elif not is_generator(ESTIMATORS.get(meta.get("estimator", ""))) or names[:1] != ["z"]:
             raise ModelFormatError(f"{self.path} is not a generator exported by genforge (estimator "
                                    f"{meta.get('estimator')!r}, inputs {names}).")
         self.metadata = meta
@@ -62,28 +71,35 @@ class OnnxGenerator(Generator):
     def _ready(self) -> None:
         """An open session is always ready."""
 
-    def raw(self, z: Any, labels: Any = None) -> np.ndarray:
-        """The file's own output: float32 images (N, C, H, W) in [-1, 1]."""
-        z = self.check_latent(z).numpy()
-        feeds = {"z": z}
+    def raw(self, z: Any, labels: Any = None, **options: Any) -> np.ndarray:
+        """The file's own output: float32 images (N, C, H, W) in [-1, 1] (a diffusion file's: the images its
+        sampling loop ends with; ``options`` are ``steps``, ``sampler``, ``guidance_scale``)."""
+        z = self.check_latent(z)
         index = self.sample_labels(labels, len(z))
-        if index is not None:
-            feeds["label"] = index
-        return self.session.run(["images"], feeds)[0]
+        return self._raw(z, index, options)
 
-    def generate(self, z: Any, labels: Any = None) -> np.ndarray:
-        """uint8 images (N, H, W, C), the same pixels as ``GANEstimator.generate`` for the same z and labels."""
-        return _to_pixels(self.raw(z, labels))
-
-    def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None) -> Frame:
-        """As the estimators' ``predict``: ``n`` images from ``seed``'s noise, or one per row of ``n``."""
-        return self.sample(n, seed=seed, labels=labels)
-
-    def _images(self, z: torch.Tensor, labels: np.ndarray | None) -> np.ndarray:
+    def _raw(self, z: torch.Tensor, labels: np.ndarray | None, options: dict) -> np.ndarray:
+        if self._diffusion is not None:
+            return self._diffusion(z, labels, **options)
+        if options:
+            raise ParameterError(f"this {self.metadata.get('estimator')} export takes no sampling options, got "
+                                 f"{sorted(options)}.")
         feeds = {"z": z.numpy()}
         if labels is not None:
             feeds["label"] = labels
-        return _to_pixels(self.session.run(["images"], feeds)[0])
+        return self.session.run(["images"], feeds)[0]
+
+    def generate(self, z: Any, labels: Any = None, **options: Any) -> np.ndarray:
+        """uint8 images (N, H, W, C), the same pixels as the estimator's for the same z, labels and options."""
+        return _to_pixels(self.raw(z, labels, **options))
+
+    def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None, **options: Any) -> Frame:
+        """As the estimators' ``predict``: ``n`` images from ``seed``'s noise, or one per row of ``n``
+        (diffusion files: with ``steps``, ``sampler`` and ``guidance_scale``)."""
+        return self.sample(n, seed=seed, labels=labels, **options)
+
+    def _images(self, z: torch.Tensor, labels: np.ndarray | None, **options: Any) -> np.ndarray:
+        return _to_pixels(self._raw(z, labels, options))
 
 
 def _to_pixels(images: np.ndarray) -> np.ndarray:

@@ -92,7 +92,7 @@ def preview(source: str, count: int, output: str, force: bool, import_opts: dict
 
 
 @main.command(cls=EstimatorCommand, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--algo", required=True, help="Algorithm: gan, vae or cnn.")
+@click.option("--algo", required=True, help="Algorithm: gan, vae, diffusion or cnn.")
 @click.option("--frame", "frame_source", required=True, help="Training data: a built-in name or a path.")
 @click.option("--validation-frame", default=None, help="Optional validation data.")
 @import_options
@@ -159,9 +159,13 @@ def launch(nproc: int, args: list[str]) -> int:
 @click.option("--label", default=None, help="Class (index or name) for conditional models.")
 @click.option("-o", "--output", default="samples.png", show_default=True, help="PNG grid to write.")
 @click.option("--nrow", type=int, default=None, help="Images per grid row.")
+@click.option("--steps", type=int, default=None, help="diffusion: sampling steps (default 25).")
+@click.option("--sampler", default=None, help="diffusion: ddpm, ddim or dpm++ (default dpm++).")
+@click.option("--guidance-scale", type=float, default=None,
+              help="diffusion: classifier-free guidance for conditional models (default 1 = none).")
 @force_option
 def generate(model_path: str, count: int, seed: int | None, label: str | None, output: str, nrow: int | None,
-             force: bool) -> None:
+             steps: int | None, sampler: str | None, guidance_scale: float | None, force: bool) -> None:
     """Generate images from a saved model into a PNG grid."""
     from genforge.artifacts import load_model
 
@@ -172,7 +176,10 @@ def generate(model_path: str, count: int, seed: int | None, label: str | None, o
     if count < 1:
         raise ParameterError(f"-n must be at least 1, got {count}.")
     labels = None if label is None else (int(label) if label.lstrip("-").isdigit() else label)
-    frame = model.predict(count, seed=seed, labels=labels)
+    # Sampling options go only to models that take them (the others refuse unknown options by name).
+    options = {k: v for k, v in (("steps", steps), ("sampler", sampler), ("guidance_scale", guidance_scale))
+               if v is not None}
+    frame = model.predict(count, seed=seed, labels=labels, **options)
     click.echo(f"wrote {frame.to_png(output, nrow=nrow, force=True)}")
 
 

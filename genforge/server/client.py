@@ -294,21 +294,24 @@ class RemoteModel:
             history = self.conn.request("GET", f"/api/v1/models/{self.id}")["history"]
         return Table(history or [])
 
-    def predict(self, n: int = 64, seed: int | None = None, labels: Any = None) -> Frame:
-        """``n`` generated images as a local Frame (the same seed gives the same images)."""
-        body = {"n": int(n), "seed": seed, "labels": labels, "format": "json"}
+    def predict(self, n: int = 64, seed: int | None = None, labels: Any = None, **options: Any) -> Frame:
+        """``n`` generated images as a local Frame (the same seed gives the same images); diffusion models
+        take ``steps``, ``sampler`` and ``guidance_scale``."""
+        body = {"n": int(n), "seed": seed, "labels": labels, "format": "json", **options}
         data = self.conn.request("POST", f"/api/v1/models/{self.id}/generate", json=body)
         images = np.asarray(data["images"], dtype=np.uint8).reshape(data["shape"])
         return Frame(images, data.get("labels"), data.get("class_names"), name=f"{self.id} samples")
 
-    def infer(self, z: np.ndarray, labels: Any = None) -> np.ndarray:
-        """Images for latent vectors ``z`` through the Open Inference Protocol route."""
+    def infer(self, z: np.ndarray, labels: Any = None, **parameters: Any) -> np.ndarray:
+        """Images for latent vectors ``z`` through the Open Inference Protocol route (``parameters``: a
+        diffusion model's ``steps``, ``sampler``, ``guidance_scale``)."""
         z = np.asarray(z, dtype=np.float32)
         inputs = [{"name": "z", "datatype": "FP32", "shape": list(z.shape), "data": z.reshape(-1).tolist()}]
         if labels is not None:
             lab = np.asarray(labels, dtype=np.int64).reshape(-1)
             inputs.append({"name": "label", "datatype": "INT64", "shape": [len(lab)], "data": lab.tolist()})
-        out = self.conn.request("POST", f"/v2/models/{self.id}/infer", json={"inputs": inputs})["outputs"][0]
+        body = {"inputs": inputs, **({"parameters": parameters} if parameters else {})}
+        out = self.conn.request("POST", f"/v2/models/{self.id}/infer", json=body)["outputs"][0]
         return np.asarray(out["data"], dtype=np.uint8).reshape(out["shape"])
 
     def evaluate(self, frame: RemoteFrame | str) -> RemoteJob:
@@ -392,8 +395,8 @@ class RemoteEstimator:
     def model_id(self) -> str | None:
         return self.model.id if self.model else None
 
-    def predict(self, n: int = 64, seed: int | None = None, labels: Any = None) -> Frame:
-        return self._fitted().predict(n, seed=seed, labels=labels)
+    def predict(self, n: int = 64, seed: int | None = None, labels: Any = None, **options: Any) -> Frame:
+        return self._fitted().predict(n, seed=seed, labels=labels, **options)
 
     def model_performance(self, frame: RemoteFrame | str, timeout: float | None = None) -> dict:
         return self._fitted().model_performance(frame, timeout=timeout)

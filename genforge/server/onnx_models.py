@@ -67,9 +67,14 @@ class OnnxModel:
         c, h, w = self.runtime.image_shape
         return {"channels": c, "height": h, "width": w, "class_names": self.class_names}
 
-    def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None) -> Frame:
-        """As the estimators' ``predict``: ``n`` images from ``seed``'s noise, or one per row of ``n``."""
-        return self.runtime.predict(n, seed=seed, labels=labels)
+    def predict(self, n: int | np.ndarray = 64, seed: int | None = None, labels: Any = None, **options: Any) -> Frame:
+        """As the estimators' ``predict``: ``n`` images from ``seed``'s noise, or one per row of ``n`` (a
+        diffusion export takes ``steps``, ``sampler`` and ``guidance_scale``)."""
+        return self.runtime.predict(n, seed=seed, labels=labels, **options)
+
+    def noise(self, n: int, seed: int | None = None) -> np.ndarray:
+        """The latent vectors of ``seed``, as the estimators draw them."""
+        return self.runtime.noise(n, seed)
 
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: Any = None) -> Frame:
         """As the estimators' ``interpolate``: the spherical path between two seeds' noise."""

@@ -71,7 +71,7 @@ def generate(model_id: str, body: GenerateIn, ctx: Context = Depends(get_ctx)) -
     row, model = generator(ctx, model_id)
     if body.n > ctx.settings.max_generate:
         raise ApiError(422, f"n: at most {ctx.settings.max_generate} images per request, got {body.n}.")
-    frame = model.predict(body.n, seed=body.seed, labels=body.labels)
+    frame = model.predict(body.n, seed=body.seed, labels=body.labels, **body.sampling_options())
     images = np.asarray(frame.images)
     if body.format == "png":
         return Response(png_bytes(make_grid(images, nrow=body.nrow)), media_type="image/png")

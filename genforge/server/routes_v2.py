@@ -4,6 +4,9 @@ A model's name is its id. Inputs: ``z`` (FP32, ``[-1, latent_dim]``) and, for co
 optional ``label`` (INT64, ``[-1]``); output: ``images`` (UINT8, ``[-1, H, W, C]``), row-major flat data.
 Bodies are read as the standard clients send them (``genforge.server.v2_codec``): any Content-Type, and the
 binary tensor data extension for inputs and outputs.
+Request ``parameters``: ``seed`` and ``n`` instead of a ``z`` input (the model's own noise for that seed);
+for diffusion models (whose z is the initial noise, C*H*W values) ``steps``, ``sampler`` and
+``guidance_scale``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from genforge._version import __version__
 from genforge.server.deps import Context, get_ctx, is_generator
 from genforge.server.errors import ApiError
-from genforge.server.schemas import ErrorV2, InferOut, ModelMetaV2
+from genforge.server.schemas import MAX_SEED, ErrorV2, InferOut, ModelMetaV2
 from genforge.server.v2_codec import InferRequest, infer_body_schema, infer_response, read_infer_request, tensor_array
 
 router = APIRouter(prefix="/v2", tags=["inference (v2)"])
@@ -98,13 +101,18 @@ def infer(ctx: Context, name: str, request: InferRequest) -> Response:
     row, model = _generator(ctx, name)
     body = request.body
     inputs = {t.name: t for t in body.inputs}
+    parameters = dict(body.parameters or {})
     unknown = set(inputs) - {"z", "label"}
-    if unknown or "z" not in inputs or len(inputs) != len(body.inputs):
-        raise ApiError(400, f"inputs: expected 'z' (FP32, [-1, {model.latent_size}]) and optionally 'label' "
-                            f"(INT64, [-1]), each once; got {[t.name for t in body.inputs]}.")
-    if inputs["z"].datatype.upper() not in ("FP32", "FP64", "FP16"):
-        raise ApiError(400, f"input 'z': datatype must be FP32, got {inputs['z'].datatype!r}.")
-    z = tensor_array(inputs["z"], request.binary.get("z"), np.dtype(np.float32))
+    if unknown or len(inputs) != len(body.inputs) or ("z" not in inputs and "seed" not in parameters):
+        raise ApiError(400, f"inputs: expected 'z' (FP32, [-1, {model.latent_size}]) or a 'seed' parameter, and "
+                            f"optionally 'label' (INT64, [-1]), each once; got {[t.name for t in body.inputs]}.")
+    options = _sampling_options(parameters)
+    if "z" in inputs:
+        if inputs["z"].datatype.upper() not in ("FP32", "FP64", "FP16"):
+            raise ApiError(400, f"input 'z': datatype must be FP32, got {inputs['z'].datatype!r}.")
+        z = tensor_array(inputs["z"], request.binary.get("z"), np.dtype(np.float32))
+    else:
+        z = _seeded_noise(ctx, model, parameters)
     if z.ndim != 2 or z.shape[1] != model.latent_size or len(z) == 0:
         raise ApiError(400, f"input 'z': shape must be [N, {model.latent_size}] with N >= 1, got {list(z.shape)}.")
     if len(z) > ctx.settings.max_generate:
@@ -118,9 +126,44 @@ def infer(ctx: Context, name: str, request: InferRequest) -> Response:
             raise ApiError(400, f"input 'label': {len(labels)} labels for {len(z)} rows of z; pass one per row.")
     if body.outputs and any(o.name != "images" for o in body.outputs):
         raise ApiError(400, "outputs: this model has the one output 'images'.")
-    images = np.asarray(model.predict(z, labels=labels).images, dtype=np.uint8)
+    images = np.asarray(model.predict(z, labels=labels, **options).images, dtype=np.uint8)
     return infer_response({"model_name": name, "model_version": VERSION, "id": body.id},
                           {"images": images}, request)
+
+
+_SAMPLING = {"steps": int, "sampler": str, "guidance_scale": float}
+# Request parameters of the protocol itself (the binary tensor data extension), read by v2_codec.
+PROTOCOL_PARAMETERS = {"binary_data_output"}
+
+
+def _sampling_options(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The request's sampling parameters (diffusion models), typed; the model checks their values."""
+    unknown = set(parameters) - set(_SAMPLING) - {"seed", "n"} - PROTOCOL_PARAMETERS
+    if unknown:
+        raise ApiError(400, f"parameters: unknown {sorted(unknown)}; known: seed, n, {', '.join(_SAMPLING)}.")
+    options = {}
+    for name, kind in _SAMPLING.items():
+        if name not in parameters:
+            continue
+        value = parameters[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ApiError(400, f"parameter {name!r} must be of type {kind.__name__}, got {value!r}.")
+        options[name] = value
+    return options
+
+
+def _seeded_noise(ctx: Context, model: Any, parameters: dict[str, Any]) -> np.ndarray:
+    seed, n = parameters.get("seed"), parameters.get("n", 1)
+    for name, value in (("seed", seed), ("n", n)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ApiError(400, f"parameter {name!r} must be a non-negative integer, got {value!r}.")
+    if not 1 <= n <= ctx.settings.max_generate:
+        raise ApiError(400, f"parameter 'n': from 1 to {ctx.settings.max_generate} images per request, got {n}.")
+    if seed > MAX_SEED:
+        raise ApiError(400, f"parameter 'seed': at most {MAX_SEED}, got {seed}.")
+    return model.noise(n, seed=seed)
 
 
 # The body is read by v2_codec (any Content-Type, binary tensors too), so FastAPI is told its schema only.

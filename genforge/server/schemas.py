@@ -147,6 +147,16 @@ class GenerateIn(Strict):
         None, description="Class (index or name) for every image, or one per image; conditional models only.")
     format: Literal["png", "zip", "json"] = "png"
     nrow: int | None = Field(None, ge=1, le=256, description="Images per row of the PNG grid.")
+    steps: int | None = Field(None, ge=1, le=1000, description="Diffusion models: sampling steps (default 25).")
+    sampler: Literal["ddpm", "ddim", "dpm++"] | None = Field(None, description="Diffusion models: the sampler "
+                                                             "(default 'dpm++').")
+    guidance_scale: float | None = Field(None, ge=0, le=50, description="Conditional diffusion models: "
+                                         "classifier-free guidance scale (1 = none).")
+
+    def sampling_options(self) -> dict:
+        """The sampling options that were given (a model that takes none refuses them by name)."""
+        return {k: v for k, v in (("steps", self.steps), ("sampler", self.sampler),
+                                  ("guidance_scale", self.guidance_scale)) if v is not None}
 
 
 class GenerateOut(BaseModel):

@@ -90,3 +90,36 @@ def test_export_command(frame, tmp_path):
     result = CliRunner().invoke(main, ["export", str(folder), "--format", "onnx", "-o", str(target)])
     assert result.exit_code == 0, result.output
     assert OnnxGenerator(target).generate(gan.noise(2, seed=0)).shape == (2, 16, 16, 1)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_diffusion_denoiser_and_its_sampling_loop_match_pytorch(tmp_path, conditional):
+    pytest.importorskip("diffusers")
+    frame = make_frame(n=16, size=8)
+    model = gf.DiffusionEstimator(width=8, channel_mults=[1, 2], conditional=conditional, warmup_steps=2, epochs=2,
+                                  batch_size=8, seed=1, verbose=False).train(training_frame=frame)
+    path = gf.export_onnx(model, tmp_path / "diffusion.onnx")
+    session = ort.InferenceSession(str(path))
+    names = ["sample", "timestep"] + (["class_labels"] if conditional else [])
+    assert [i.name for i in session.get_inputs()] == names
+    x = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    t = np.array([999, 500, 3])
+    feeds = {"sample": x, "timestep": t, **({"class_labels": np.array([0, 4, 2])} if conditional else {})}
+    with torch.no_grad():
+        expected = model.networks["unet_ema"](*(torch.from_numpy(v) for v in feeds.values()))
+    np.testing.assert_allclose(session.run(None, feeds)[0], expected.numpy(), atol=1e-4, rtol=0)
+
+    # The runtime runs the same sampling loop with the same scheduler: the same pixels for a seed.
+    runtime = OnnxGenerator(path)
+    assert (runtime.latent_size, runtime.num_classes) == (64, 4 if conditional else 0)
+    labels = [0, 1, 2, 3, 1] if conditional else None
+    for options in ({"steps": 3, "sampler": "dpm++"}, {"steps": 4, "sampler": "ddpm"}, {"steps": 2, "sampler": "ddim"},
+                    *([{"steps": 3, "sampler": "ddim", "guidance_scale": 2.5}] if conditional else [])):
+        ours = runtime.predict(5, seed=7, labels=labels, **options).images
+        theirs = model.predict(5, seed=7, labels=labels, **options).images
+        assert (ours == theirs).mean() > 0.999, options
+    with pytest.raises(gf.ParameterError, match="unknown sampler"):
+        runtime.predict(2, sampler="euler")
+    with pytest.raises(gf.ParameterError, match="takes no sampling options"):
+        gan = gf.GANEstimator(architecture="mlp", width=8, latent_dim=8, **TINY).train(training_frame=frame)
+        OnnxGenerator(gf.export_onnx(gan, tmp_path / "g.onnx")).predict(2, steps=3)

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from genforge.estimators import CNNEstimator, GANEstimator, VAEEstimator
+from genforge.estimators import CNNEstimator, DiffusionEstimator, GANEstimator, VAEEstimator
 
 TINY = {"epochs": 2, "batch_size": 8, "seed": 3, "verbose": False}
+# A tiny UNet (two levels of 8 and 16 channels) sampled in 2 steps.
+TINY_UNET = {**TINY, "width": 8, "channel_mults": [1, 2], "warmup_steps": 2}
 
 
 @dataclass
@@ -38,4 +40,10 @@ CASES = [
          ("architecture", "resnet")),
     Case("cnn-deep", CNNEstimator, {**TINY, "architecture": "deep", "width": 4, "dense": 8, "lr_schedule": "cosine"},
          lambda m, f: m.predict_proba(f), ("optimizer", "lbfgs")),
+    Case("diffusion", DiffusionEstimator, TINY_UNET, lambda m, f: m.predict(4, seed=0, steps=2).images,
+         ("beta_schedule", "sigmoid")),
+    Case("diffusion-cfg-v", DiffusionEstimator, {**TINY_UNET, "conditional": True, "prediction_type": "v_prediction",
+                                                 "beta_schedule": "linear", "attention": False, "ema_decay": 0.0},
+         lambda m, f: m.predict(4, seed=0, steps=2, sampler="ddpm", guidance_scale=2.0).images,
+         ("prediction_type", "sample")),
 ]

@@ -202,7 +202,7 @@ def test_newer_format_and_other_estimators_are_refused(saved, tiny_frame):
     (saved / "model.json").write_text(json.dumps({**meta, "format_version": 99}))
     with pytest.raises(ModelFormatError, match="newer"):
         gf.load_model(saved)
-    (saved / "model.json").write_text(json.dumps({**meta, "estimator": "diffusion"}))
+    (saved / "model.json").write_text(json.dumps({**meta, "estimator": "flow-matching"}))
     with pytest.raises(ModelFormatError, match="unknown estimator"):
         gf.load_model(saved)
     (saved / "model.json").write_text(json.dumps({**meta, "estimator": "vae"}))

@@ -38,7 +38,7 @@ def test_invalid_jobs_are_refused_with_a_422_naming_the_field(client):
         (post(parameters={"loss": "nope"}), "loss"),
         (post(parameters={"run_dir": "/tmp/x"}), "run_dir"),
         (post(parameters={"checkpoint": "no-such-model"}), "checkpoint"),
-        (post(algo="diffusion"), "algo"),
+        (post(algo="flow-matching"), "algo"),
         (client.post("/api/v1/jobs", json={"algo": "gan"}), "training_frame"),
         (post(parameters={"epochs": 0}), "epochs"),
     ]

@@ -36,6 +36,7 @@ WORLD = 2
 # Schedules that depend on the length of training: the VAE's KL warm-up, the CNN's cosine learning rate.
 SCHEDULED = {"vae": dict(epochs=3, kl_warmup_epochs=2, seed=1, width=4, latent_dim=4, verbose=False),
              "cnn": dict(epochs=3, lr_schedule="cosine", seed=1, width=4, dense=8, verbose=False)}
+DIFFUSION = dict(epochs=1, seed=2, width=8, channel_mults=[1, 2], conditional=True, warmup_steps=2, verbose=False)
 
 
 def shared_noise(self: GANTask, batch: int) -> torch.Tensor:
@@ -57,7 +58,7 @@ WORKER = textwrap.dedent("""
     from genforge.estimators.gan import GANTask
     from genforge.training import distributed
     from conftest import make_frame
-    from test_distributed import PARAMS, PER_RANK_BATCH, SCHEDULED, shared_noise
+    from test_distributed import DIFFUSION, PARAMS, PER_RANK_BATCH, SCHEDULED, shared_noise
 
     out = sys.argv[1]
     GANTask._noise = shared_noise
@@ -80,6 +81,13 @@ WORKER = textwrap.dedent("""
         dcgan = gf.GANEstimator(architecture="dcgan", r1_gamma=1.0, epochs=1, batch_size=PER_RANK_BATCH, seed=2,
                                 width=8, latent_dim=8, verbose=False).train(training_frame=frame)
         weights(dcgan, "dcgan")
+        # A conditional diffusion UNet (group norm, attention, class dropout, EMA), resumed for a second epoch.
+        diffusion = gf.DiffusionEstimator(**DIFFUSION, batch_size=PER_RANK_BATCH,
+                                          run_dir=out + "/run-diffusion").train(training_frame=frame)
+        weights(diffusion, "diffusion")
+        more = gf.DiffusionEstimator(**{{**DIFFUSION, "epochs": 2}}, batch_size=PER_RANK_BATCH,
+                                     checkpoint=out + "/run-diffusion/checkpoint").train(training_frame=frame)
+        weights(more, "diffusion-resumed")
         vae = gf.VAEEstimator(**SCHEDULED["vae"], batch_size=PER_RANK_BATCH).train(training_frame=frame)
         cnn = gf.CNNEstimator(**SCHEDULED["cnn"], batch_size=PER_RANK_BATCH).train(training_frame=frame)
         if env.is_main_process:
@@ -129,7 +137,7 @@ def _assert_close(expected: dict, actual: dict) -> None:
         torch.testing.assert_close(actual[key], expected[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-@pytest.mark.parametrize("name", ["plain", "resumed", "dcgan"])
+@pytest.mark.parametrize("name", ["plain", "resumed", "dcgan", "diffusion", "diffusion-resumed"])
 def test_every_rank_ends_with_identical_weights(ddp_run, name):
     first, second = _ranks(ddp_run, name)
     assert first.keys() == second.keys()
@@ -218,3 +226,12 @@ def test_schedules_follow_the_same_course_on_two_ranks_as_on_one_process(ddp_run
     assert distributed["cnn"] == pytest.approx(cnn.scoring_history()["lr"], abs=1e-9)
     assert vae.scoring_history()["kl_weight"][-1] == 1.0 > vae.scoring_history()["kl_weight"][0]
     assert cnn.scoring_history()["lr"][0] > cnn.scoring_history()["lr"][-1]
+
+
+def test_the_diffusion_run_trains_under_ddp(ddp_run):
+    """Identical weights on both ranks are not trivially so: the resumed epoch moved the UNet and its EMA."""
+    first, resumed = _ranks(ddp_run, "diffusion")[0], _ranks(ddp_run, "diffusion-resumed")[0]
+    assert first.keys() == resumed.keys() and any(k.startswith("unet_ema.") for k in first)
+    for prefix in ("unet.", "unet_ema."):
+        moved = [k for k in first if k.startswith(prefix) and not torch.equal(first[k], resumed[k])]
+        assert moved, prefix

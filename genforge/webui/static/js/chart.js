@@ -81,6 +81,7 @@ function groupOf(column, algo) {
   if (/weight$|(^|_)lr$/.test(column)) return "Schedule";
   if (algo === "gan") return "Losses: generator (G) and discriminator (D)";
   if (algo === "vae") return "ELBO terms (per image)";
+  if (algo === "diffusion") return "Denoising loss (mean squared error per pixel)";
   return "Loss";
 }
 
