@@ -59,4 +59,15 @@ def test_train_a_diffusion_model_from_the_form_and_generate(server, page, tmp_pa
     page.fill("#gen-seed", "3")
     page.click("#generate")
     _loaded(page, "#gen-image")
+    # The sampling fields reach the server: a valid choice generates, a refused one shows the server's error.
+    page.fill("#gen-steps", "2")
+    page.select_option("#gen-sampler", "ddim")
+    before = page.get_attribute("#gen-image", "src")
+    page.click("#generate")
+    page.wait_for_function("prev => document.querySelector('#gen-image').src !== prev", arg=before)
+    _loaded(page, "#gen-image")
+    assert page.locator("#gen-error").inner_text() == ""
+    page.fill("#gen-steps", "0")
+    page.click("#generate")
+    page.wait_for_selector("#gen-error:has-text('steps')")
     page.shot("model-diffusion")

@@ -170,10 +170,15 @@ function generatorPanels(model, path) {
   const count = num("gen-count", 16, { min: 1, max: 1024 });
   const seed = num("gen-seed", 0);
   const genClass = classSelect("gen-class", model);
+  // Diffusion models sample in steps, with a choice of sampler (the /generate route's steps and sampler).
+  const sampling = model.algo === "diffusion";
+  const genSteps = sampling ? num("gen-steps", 25, { min: 1, max: 1000 }) : null;
+  const genSampler = sampling ? h("select#gen-sampler", ["dpm++", "ddim", "ddpm"].map((s) => h("option", { value: s }, s))) : null;
   const body = () => {
     const out = { n: Number(count.value), seed: seed.value === "" ? null : Number(seed.value) };
     const label = genClass?.querySelector("select").value;
     if (label) out.labels = Number(label);
+    if (sampling) Object.assign(out, { steps: Number(genSteps.value), sampler: genSampler.value });
     return out;
   };
   const run = async (format) => {
@@ -211,6 +216,7 @@ function generatorPanels(model, path) {
   return h("div.grid2",
     h("div.panel#generator-panel", h("h2", "Generate images"),
       h("div.row", h("label", "Count", count), h("label", "Seed", seed), genClass,
+        sampling ? h("label", "Steps", genSteps) : null, sampling ? h("label", "Sampler", genSampler) : null,
         h("button.primary#generate", { type: "button", onclick: () => run("png") }, "Generate"),
         h("button#generate-zip", { type: "button", onclick: () => run("zip") }, "Download as zip")),
       genError, h("p.muted", "The same seed gives the same images."), genImage),
