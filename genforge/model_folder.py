@@ -102,10 +102,9 @@ def write_model_folder(target: Path, meta: dict, tensors: dict[str, torch.Tensor
 def update_meta(folder: Path, **entries: Any) -> None:
     """Replace top-level ``entries`` of ``folder``'s model.json (after checking it), leaving the weights as
     they are. The new file is written beside the old one and renamed over it: a reader sees either version."""
-    read_meta(folder)
-    path = folder / META_FILE
-    meta = read_json(path)
+    meta = read_meta(folder)
     meta.update(entries)
+    path = folder / META_FILE
     tmp = path.with_name(f".{META_FILE}.tmp-{os.getpid()}")
     try:
         write_json(tmp, meta)

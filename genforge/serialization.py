@@ -57,7 +57,7 @@ def read_tensors(path: Path, sha256: str | None = None) -> dict[str, torch.Tenso
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
 def read_json(path: Path) -> dict:
@@ -148,7 +148,8 @@ def _unkey(key: list) -> Any:
     return int(value) if kind == "int" else value
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=...)`` for NumPy scalars and arrays and paths (what scores and metadata hold)."""
     import numpy as np
 
     if isinstance(value, np.generic):

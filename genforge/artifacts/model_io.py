@@ -12,6 +12,7 @@ from pathlib import Path
 from genforge.errors import GenforgeError, ModelFormatError
 from genforge.estimators.base import Estimator
 from genforge.estimators.registry import ESTIMATORS
+from genforge.files import claim_path
 from genforge.model_folder import find_model_folder, read_meta, read_weights, update_meta, write_model_folder
 
 
@@ -24,9 +25,7 @@ def save_model(model: Estimator, path: str | Path = "models", force: bool = Fals
     if not isinstance(model, Estimator):
         raise GenforgeError(f"save_model needs a genforge estimator, got {type(model).__name__}.")
     meta, tensors = model.to_saved()
-    target = Path(path) / model.model_id
-    if target.exists() and not force:
-        raise GenforgeError(f"{target} already exists; pass force=True to replace it.")
+    target = claim_path(Path(path) / model.model_id, force, "model folder")  # refused unless force=True
     return write_model_folder(target, meta, tensors)
 
 

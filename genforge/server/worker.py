@@ -164,6 +164,7 @@ def evaluate(repo, job, reporter: Reporter) -> None:
 
     from genforge.artifacts import load_model
     from genforge.errors import GenforgeError
+    from genforge.serialization import json_default
     from genforge.server.db import FrameRow, ModelRow, utcnow
     from genforge.server.repository import JobEnd
     from genforge.server.store import read_frame
@@ -185,7 +186,7 @@ def evaluate(repo, job, reporter: Reporter) -> None:
             model.set_params(evaluator=None)
     frame = read_frame(frame_row.path, frame_row.name)
     reporter.write(message=f"evaluating {row.id} on {frame_id} ({len(frame)} images)", progress=0.1)
-    metrics = json.loads(json.dumps(model.model_performance(frame), default=_plain))
+    metrics = json.loads(json.dumps(model.model_performance(frame), default=json_default))
     result = {"model_id": row.id, "frame": frame_id, "metrics": metrics}
     end = JobEnd(job.id, reporter.attempt, dict(
         status="done", progress=1.0, result=result, message=f"done: {row.id} scored on {frame_id}",
@@ -203,16 +204,6 @@ def _evaluator_folder(repo, value):
         return resolve_evaluator(repo.db, value)
     except ApiError as error:
         raise GenforgeError(error.detail) from None
-
-
-def _plain(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _stopped(model) -> str:

@@ -22,9 +22,9 @@ from typing import Any
 
 from genforge.errors import OverwriteError, ParameterError
 from genforge.files import say_replaced
-from genforge.serialization import META_FILE, existing_folder, read_json
-
-CHECKPOINT = "checkpoint"
+from genforge.model_folder import META_FILE, find_model_folder
+from genforge.serialization import read_json
+from genforge.training.checkpoint import CHECKPOINT_DIR as CHECKPOINT
 # What a run writes into its folder; overwrite=True removes these and nothing else of a user's folder.
 RUN_OUTPUTS = (CHECKPOINT, CHECKPOINT + ".old", "samples", "history.png")
 
@@ -45,7 +45,7 @@ class RunFolder:
         # Called from train()'s ``finally``: an exception other than one already being handled when the
         # folder was opened (train() called inside an ``except`` block) is this run failing.
         failing = sys.exc_info()[1] is not None and sys.exc_info()[1] is not self._ambient
-        if failing and existing_folder(self.path / CHECKPOINT) is not None:
+        if failing and find_model_folder(self.path / CHECKPOINT) is not None:
             return str(self.path)
         shutil.rmtree(self.path, ignore_errors=True)
         return None
@@ -60,7 +60,7 @@ def open_run_folder(run_dir: str | Path | None, checkpoint: str | Path | None = 
     path = Path(run_dir).expanduser()
     if path.exists() and not path.is_dir():
         raise ParameterError(f"run_dir {str(path)!r} is a file; run_dir must be a folder (it is created if missing).")
-    previous = existing_folder(path / CHECKPOINT)
+    previous = find_model_folder(path / CHECKPOINT)
     if previous is None:
         return RunFolder(path, False, ambient)
     if checkpoint and _same_path(Path(checkpoint).expanduser(), path / CHECKPOINT, previous):
