@@ -31,6 +31,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from serve_mixed import mixed_load, run_concurrently  # beside this script in benchmarks/
 
 
 def _free_port() -> int:
@@ -98,7 +99,7 @@ def run(url: str, model: str, batch: int, concurrency: int, seconds: float, head
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
-    def worker() -> None:
+    def worker(_: int) -> None:
         # TCP_NODELAY, as load generators (wrk, hey) and browsers do: without it the request body waits on
         # Nagle's algorithm and the server's delayed ACK, which adds ~40 ms to every POST on Linux.
         transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
@@ -120,13 +121,7 @@ def run(url: str, model: str, batch: int, concurrency: int, seconds: float, head
             with lock:
                 latencies.extend(mine)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_concurrently(worker, concurrency)
     latencies.sort()
     return {"batch": batch, "concurrency": concurrency, "requests": len(latencies),
             "rps": len(latencies) / elapsed, "images_per_sec": len(latencies) * batch / elapsed,
@@ -184,8 +179,6 @@ def main() -> int:
         verdicts = []
         if not args.mixed_only:
             verdicts.append(infer_scenarios(url, model, args.seconds, headers, latent))
-        from serve_mixed import mixed_load
-
         pid = server.pid if server is not None else args.pid
         verdicts.append(mixed_load(url, model, latent, args.concurrency, args.seconds, headers, pid))
         verdict = "met" if all(verdicts) else "NOT met"

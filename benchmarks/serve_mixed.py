@@ -103,6 +103,17 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
+def run_concurrently(worker, concurrency: int) -> float:
+    """Run ``worker(i)`` in ``concurrency`` threads at once; the seconds until the last one ends."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def mixed_load(url: str, model: str, latent: int, concurrency: int, seconds: float, headers: dict,
                pid: int | None) -> bool:
     """Run the mixed load; print its table; True when the targets are met."""
@@ -144,13 +155,7 @@ def mixed_load(url: str, model: str, latent: int, concurrency: int, seconds: flo
             records.extend(mine)
             failures.extend(problems)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_concurrently(worker, concurrency)
 
     with new_client() as client:  # stop what the load left running, so the memory is the server's own
         for job in client.get("/api/v1/jobs").json():

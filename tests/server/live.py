@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from tests.conftest import free_port  # noqa: F401 - imported from here by the server tests
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(data: Path, port: int, log: Path, *, db_url: str | None = None, api_key: str = "k",

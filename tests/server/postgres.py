@@ -15,19 +15,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from tests.conftest import free_port
 
 SUPERUSER = "genforge"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _bindir() -> Path | None:
@@ -43,7 +38,7 @@ class Cluster:
 
     def __init__(self, bindir: Path, folder: Path, run_as: list[str]) -> None:
         self.bindir, self.folder, self.run_as = bindir, folder, run_as
-        self.port = _free_port()
+        self.port = free_port()
         self.data = folder / "data"
 
     def _run(self, tool: str, *args: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import free_port
 from tests.data.helpers import blank_png, png_claiming
 
 from .conftest import TINY_GAN, evaluate, install_model, npz_bytes, upload, wait_for
@@ -220,11 +220,6 @@ def test_chunked_bodies_over_the_limit_get_413_in_the_asgi_app(make_client):
     assert small.status_code == 422  # under the limit the route answers as usual
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_chunked_bodies_over_the_limit_get_413_from_a_real_uvicorn(tmp_path):
     import httpx
@@ -234,7 +229,7 @@ def test_chunked_bodies_over_the_limit_get_413_from_a_real_uvicorn(tmp_path):
 
     from .conftest import settings_for
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings_for(tmp_path / "data", max_upload_bytes=20_000)),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -302,7 +297,7 @@ def test_genforge_start_with_a_key_file_requires_that_key(tmp_path):
     key = tmp_path / "key"
     key.write_text("from-a-file\n")
     key.chmod(0o600)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("GENFORGE_API_KEY", None)
     process = subprocess.Popen([sys.executable, "-m", "genforge", "start", "--port", str(port), "--preload", "none",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import numpy as np
 import pytest
@@ -10,20 +9,15 @@ import pytest
 import genforge as gf
 from genforge import session
 
-from tests.conftest import make_frame
+from tests.conftest import free_port, make_frame
 
 pytest.importorskip("httpx")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def started(tmp_path):
-    port = _free_port()
+    port = free_port()
     conn = gf.init(port=port, data_dir=tmp_path / "server", startup_timeout=120)
     yield conn, port
     gf.shutdown()

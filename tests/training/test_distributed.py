@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,7 +26,7 @@ from genforge.estimators.gan import GANTask
 
 TESTS = Path(__file__).parents[1]
 sys.path.insert(0, str(TESTS))
-from conftest import make_frame  # noqa: E402
+from conftest import free_port, make_frame  # noqa: E402
 
 PARAMS = dict(architecture="mlp", conditional=True, loss="hinge", epochs=2, seed=5, width=8, latent_dim=8,
               verbose=False, deterministic=True)
@@ -96,18 +95,13 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
     script = out / "worker.py"
     script.write_text(WORKER.format(tests=str(TESTS), here=str(Path(__file__).parent)))
-    port = _free_port()
+    port = free_port()
     workers = []
     for rank in range(WORLD):
         env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(WORLD),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_frame
+from tests.conftest import free_port, make_frame
 
 CHROMIUM = os.environ.get("GENFORGE_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).is_file():
@@ -39,17 +38,12 @@ def npz_bytes(n: int = 64, size: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 class Server:
     """``genforge start`` on a free port with its own data dir; ``url`` is its base URL."""
 
     def __init__(self, data: Path, api_key: str | None = None) -> None:
-        self.port, self.log = _free_port(), data.parent / f"{data.name}.log"
+        self.port, self.log = free_port(), data.parent / f"{data.name}.log"
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "genforge", "start", "--port", str(self.port), "--data-dir", str(data),
                    "--max-jobs", "1", "--preload", "none", "--log-level", "warning"]
