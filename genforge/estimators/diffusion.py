@@ -29,7 +29,7 @@ from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
 from genforge.nets.diffusion import (BETA_SCHEDULES, PREDICTION_TYPES, SAMPLERS, Denoiser, build_unet, check_sampling,
-                                     check_scheduler, check_unet_shape, make_scheduler, min_snr_weight,
+                                     check_saved_patch, check_scheduler, check_unet_shape, make_scheduler, min_snr_weight,
                                      require_diffusers, sample_loop, sampler_scheduler, scheduler_config, snr,
                                      unet_config)
 from genforge.nets.export import OnnxGraph
@@ -41,6 +41,8 @@ DIFFUSION_PARAMS = ParamSet(common_params() + [
     Param("width", int, 32, "Channels of the UNet's first level (times channel_mults per level).", low=4, high=1024),
     Param("channel_mults", list, [1, 2, 2], "Channel multiplier per UNet level; each level after the first halves "
           "the image, so height and width must divide by 2 ** (levels - 1).", ),
+    Param("patch_size", int, 1, "Side of the square patches folded into channels before the UNet (1 = none); 2 with "
+          "channel_mults [1, 2] makes a 28x28 model several times faster to train and sample on a CPU.", low=1, high=8),
     Param("layers_per_block", int, 1, "Residual blocks per UNet level.", low=1, high=8),
     Param("attention", bool, True, "Self-attention at the lowest resolution and in the middle block."),
     Param("prediction_type", str, "epsilon", "What the UNet predicts: the noise ('epsilon') or the velocity "
@@ -94,7 +96,7 @@ class DiffusionEstimator(Generator, Estimator):
             raise DataError(f"the training frame has {len(frame)} images, fewer than batch_size={params['batch_size']}; "
                             "lower batch_size or train on more images.")
         h, w, c = frame.image_shape
-        check_unet_shape((c, h, w), len(params["channel_mults"]))
+        check_unet_shape((c, h, w), len(params["channel_mults"]), params["patch_size"])
 
     # ------------------------------------------------------------------------------ networks
     def _build(self, params: dict, schema: dict, info: dict | None = None) -> None:
@@ -103,16 +105,18 @@ class DiffusionEstimator(Generator, Estimator):
             num_classes = int(info.get("num_classes") or 0)
             unet_cfg = info["unet"]
             schedule = check_scheduler(info.get("scheduler"))
+            patch_size = check_saved_patch(info.get("patch_size", 1), image_shape, unet_cfg)
         else:
             num_classes = len(schema["class_names"] or []) if params["conditional"] else 0
+            patch_size = params["patch_size"]
             unet_cfg = unet_config(image_shape, params["width"], params["channel_mults"], params["layers_per_block"],
-                                   params["attention"], num_classes)
+                                   params["attention"], num_classes, patch_size)
             schedule = scheduler_config(params["beta_schedule"], params["prediction_type"],
                                         params["num_train_timesteps"])
         self._info.update({"latent_dim": int(np.prod(image_shape)), "num_classes": num_classes,
-                           "image_shape": list(image_shape), "unet": unet_cfg,
+                           "image_shape": list(image_shape), "unet": unet_cfg, "patch_size": patch_size,
                            "scheduler": {"name": "DDPMScheduler", "config": schedule}})
-        self._modules = {"unet": Denoiser(build_unet(unet_cfg)).to(self._device)}
+        self._modules = {"unet": Denoiser(build_unet(unet_cfg), patch_size).to(self._device)}
         self._info["min_snr_gamma"] = params["min_snr_gamma"]  # what model_performance weights by
         if params["ema_decay"] > 0:
             self._modules["unet_ema"] = make_ema(self._modules["unet"])

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from genforge.errors import GenforgeError, ModelFormatError, ParameterError
 
@@ -45,26 +46,34 @@ def require_diffusers() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the UNet
-def check_unet_shape(image_shape: tuple[int, int, int], levels: int) -> None:
-    """The UNet halves the image ``levels - 1`` times: height and width must divide by 2 ** (levels - 1)."""
+def check_unet_shape(image_shape: tuple[int, int, int], levels: int, patch_size: int = 1) -> None:
+    """The UNet works on ``patch_size`` x ``patch_size`` patches folded into channels and halves that grid
+    ``levels - 1`` times: height and width must divide by patch_size * 2 ** (levels - 1)."""
     c, h, w = image_shape
     if c not in (1, 3):
         raise ParameterError(f"the diffusion UNet takes 1 or 3 channels, got {c}.")
+    if h % patch_size or w % patch_size:
+        raise ParameterError(f"{h}x{w} images do not split into {patch_size}x{patch_size} patches; use a patch_size "
+                             "that divides the height and width (1 = none), or resize the frame.")
     factor = 2 ** (levels - 1)
-    if h % factor or w % factor or h < factor * 2 or w < factor * 2:
+    gh, gw = h // patch_size, w // patch_size
+    if gh % factor or gw % factor or gh < factor * 2 or gw < factor * 2:
         raise ParameterError(
-            f"{h}x{w} images cannot be halved {levels - 1} times by a UNet with {levels} levels (channel_mults); "
-            f"use a height and width that divide by {factor} (and at least {factor * 2}), fewer channel_mults, or "
-            "resize the frame."
+            f"{h}x{w} images ({gh}x{gw} patches of {patch_size}x{patch_size}) cannot be halved {levels - 1} times by "
+            f"a UNet with {levels} levels (channel_mults); use fewer channel_mults, a smaller patch_size, or resize "
+            f"the frame to a height and width that divide by {patch_size * factor} (and at least "
+            f"{patch_size * factor * 2})."
         )
 
 
 def unet_config(image_shape: tuple[int, int, int], width: int, channel_mults: list[int], layers_per_block: int,
-                attention: bool, num_classes: int) -> dict[str, Any]:
+                attention: bool, num_classes: int, patch_size: int = 1) -> dict[str, Any]:
     """The ``UNet2DModel`` keyword arguments: one level per channel multiplier, attention (when asked) only at
     the lowest resolution and in the middle block; ``num_classes + 1`` class embeddings for a conditional
-    model (the last one is the "no label" of classifier-free guidance)."""
+    model (the last one is the "no label" of classifier-free guidance). The UNet sees the image as its grid
+    of ``patch_size`` x ``patch_size`` patches, each folded into channels (see ``Denoiser``)."""
     c, h, w = image_shape
+    c, h, w = c * patch_size**2, h // patch_size, w // patch_size
     channels = [int(width * m) for m in channel_mults]
     levels = len(channels)
     down = ["DownBlock2D"] * (levels - 1) + ["AttnDownBlock2D" if attention else "DownBlock2D"]
@@ -76,6 +85,19 @@ def unet_config(image_shape: tuple[int, int, int], width: int, channel_mults: li
         "attention_head_dim": min(8, channels[-1]), "add_attention": bool(attention),
         "num_class_embeds": num_classes + 1 if num_classes else None, "dropout": 0.0,
     }
+
+
+def check_saved_patch(patch_size: Any, image_shape: tuple[int, int, int], config: dict[str, Any]) -> int:
+    """A saved model's ``patch_size`` (1 in models saved before it existed), checked against its UNet config."""
+    c, h, w = image_shape
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or not 1 <= patch_size <= 8 \
+            or h % patch_size or w % patch_size:
+        raise ModelFormatError(f"model.json's patch_size {patch_size!r} is not a patch side from 1 to 8 that divides "
+                               f"the {h}x{w} images.")
+    if config.get("in_channels") != c * patch_size**2:
+        raise ModelFormatError(f"model.json's UNet takes {config.get('in_channels')!r} channels, but {c}-channel "
+                               f"images in {patch_size}x{patch_size} patches give {c * patch_size**2}.")
+    return patch_size
 
 
 def build_unet(config: dict[str, Any]) -> nn.Module:
@@ -95,15 +117,24 @@ def build_unet(config: dict[str, Any]) -> nn.Module:
 
 class Denoiser(nn.Module):
     """``UNet2DModel`` as a plain module: (sample, timestep[, class_labels]) -> the model output tensor.
-    This is also the graph that ONNX export traces."""
+    This is also the graph that ONNX export traces.
 
-    def __init__(self, unet: nn.Module) -> None:
+    With ``patch_size`` p > 1 the image's p x p patches are folded into channels before the UNet and
+    unfolded after it (pixel unshuffle / shuffle, as DiT and U-ViT patchify): the UNet's costly first level
+    then runs on a grid p times smaller per side, which is what makes sampling fast on a CPU."""
+
+    def __init__(self, unet: nn.Module, patch_size: int = 1) -> None:
         super().__init__()
         self.unet = unet
+        self.patch_size = int(patch_size)
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor,
                 class_labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.unet(sample, timestep, class_labels=class_labels, return_dict=False)[0]
+        if self.patch_size == 1:
+            return self.unet(sample, timestep, class_labels=class_labels, return_dict=False)[0]
+        patches = F.pixel_unshuffle(sample, self.patch_size)
+        out = self.unet(patches, timestep, class_labels=class_labels, return_dict=False)[0]
+        return F.pixel_shuffle(out, self.patch_size)
 
 
 # ---------------------------------------------------------------------------------------------- schedules

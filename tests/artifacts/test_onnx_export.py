@@ -92,12 +92,12 @@ def test_export_command(frame, tmp_path):
     assert OnnxGenerator(target).generate(gan.noise(2, seed=0)).shape == (2, 16, 16, 1)
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_diffusion_denoiser_and_its_sampling_loop_match_pytorch(tmp_path, conditional):
+@pytest.mark.parametrize("conditional, patch_size", [(False, 1), (True, 1), (False, 2)])
+def test_diffusion_denoiser_and_its_sampling_loop_match_pytorch(tmp_path, conditional, patch_size):
     pytest.importorskip("diffusers")
     frame = make_frame(n=16, size=8)
     model = gf.DiffusionEstimator(width=8, channel_mults=[1, 2], conditional=conditional, warmup_steps=2, epochs=2,
-                                  batch_size=8, seed=1, verbose=False).train(training_frame=frame)
+                                  batch_size=8, seed=1, patch_size=patch_size, verbose=False).train(training_frame=frame)
     path = gf.export_onnx(model, tmp_path / "diffusion.onnx")
     session = ort.InferenceSession(str(path))
     names = ["sample", "timestep"] + (["class_labels"] if conditional else [])

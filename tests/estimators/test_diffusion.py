@@ -113,6 +113,11 @@ def test_labels_out_of_range_are_refused(model, conditional):
 def test_an_image_size_the_unet_cannot_halve_is_refused():
     with pytest.raises(ParameterError, match="cannot be halved.*divide by 4"):
         gf.DiffusionEstimator(**{**TINY, "channel_mults": [1, 2, 2]}).train(training_frame=make_frame(n=16, size=10))
+    with pytest.raises(ParameterError, match=r"5x5 patches of 2x2\) cannot be halved.*divide by 8"):
+        gf.DiffusionEstimator(**{**TINY, "channel_mults": [1, 2, 2], "patch_size": 2}).train(
+            training_frame=make_frame(n=16, size=10))
+    with pytest.raises(ParameterError, match="do not split into 4x4 patches"):
+        gf.DiffusionEstimator(**{**TINY, "patch_size": 4}).train(training_frame=make_frame(n=16, size=10))
     with pytest.raises(ParameterError, match="channel_mults"):
         gf.DiffusionEstimator(**{**TINY, "channel_mults": [1, 0]}).train(training_frame=make_frame(n=16, size=8))
 
@@ -161,6 +166,32 @@ def test_early_stopping_on_the_loss(frame):
 def test_max_runtime_secs_stops_training(frame):
     model = gf.DiffusionEstimator(**{**TINY, "epochs": 1000, "max_runtime_secs": 0.01}).train(training_frame=frame)
     assert model.stopped_reason == "max_runtime_secs" and len(model.scoring_history()) < 1000
+
+
+def test_patches_fold_into_the_unets_channels_and_back(frame):
+    """patch_size 2: the UNet sees 4x4 grids of 2x2 patches (4 channels) and the images come back 8x8; with
+    patch_size 1 it sees the pixels themselves."""
+    patched = gf.DiffusionEstimator(**TINY, patch_size=2).train(training_frame=frame)
+    plain = gf.DiffusionEstimator(**TINY, patch_size=1).train(training_frame=frame)
+    assert patched.info["unet"]["in_channels"] == 4 and patched.info["unet"]["sample_size"] == [4, 4]
+    assert plain.info["unet"]["in_channels"] == 1 and plain.info["unet"]["sample_size"] == [8, 8]
+    for model in (patched, plain):
+        images = model.predict(3, seed=0, steps=2).images
+        assert images.shape == (3, 8, 8, 1) and images.std() > 0
+
+
+def test_saved_patch_size_is_checked_and_old_models_read_as_unpatched(frame, tmp_path):
+    plain = gf.DiffusionEstimator(**TINY, patch_size=1).train(training_frame=frame)
+    path, meta = _saved(plain, tmp_path)
+    expected = plain.predict(2, seed=3, steps=2).images
+    del meta["info"]["patch_size"]  # as a model saved before patch_size existed
+    (path / "model.json").write_text(json.dumps(meta))
+    np.testing.assert_array_equal(gf.load_model(path).predict(2, seed=3, steps=2).images, expected)
+    for bad, message in ((2, "takes 1 channels"), (3, "patch_size 3"), ("2", "patch_size '2'")):
+        meta["info"]["patch_size"] = bad
+        (path / "model.json").write_text(json.dumps(meta))
+        with pytest.raises(ModelFormatError, match=message):
+            gf.load_model(path)
 
 
 def _saved(model, tmp_path):
