@@ -71,7 +71,7 @@ def test_a_schema_1_database_gains_the_model_format_column(make_client, saved_ga
     assert second.post(f"/api/v1/models/{model['id']}/generate", json={"n": 2, "format": "json"}).status_code == 200
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "3"  # 1 -> 2 -> 3
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "4"  # 1 -> 2 -> 3 -> 4
     engine.dispose()
 
 
@@ -95,6 +95,6 @@ def test_a_schema_2_database_gains_the_job_kind_and_result_columns(make_client, 
     assert migrated["kind"] == "train" and migrated["result"] is None and migrated["status"] == "cancelled"
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == "3"
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION)
         assert {"kind", "result"} <= {row[1] for row in conn.execute(text("PRAGMA table_info(jobs)"))}
     engine.dispose()

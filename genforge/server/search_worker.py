@@ -1,0 +1,221 @@
+"""A model search in a worker process: the jobs of kind "automl", "grid" and "search-worker".
+
+A search job runs the selection API (``gf.AutoML(...).train`` or ``gf.GridSearch(...).train``) with the
+Optuna study in the server's own database (``storage`` = the server's URL, study name = the job id), so a
+search that is run again (after a restart, a cancel or a failure) resumes its study: finished candidates
+are kept, the interrupted one runs again. Each ``on_result`` row is recorded as it comes
+(``leaderboard.record``: the row, and the candidate's model registered as a server model).
+
+With ``workers`` > 1 the search queues that many minus one jobs of kind "search-worker" once its study
+exists; each runs ``genforge.selection.run_worker`` on the same study (the study hands each trial to one
+process only). Every one of these jobs trains one candidate at a time and holds one of the server's
+``--max-jobs`` slots, so a search never trains more models at once than the server allows. The search
+waits for its workers before it names its leader, which is then served under the search's project name
+(unless a user chose another model).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("genforge.worker")
+STUDY_POLL_SECS = 0.5
+
+
+class Recorder:
+    """The ``on_result`` callback of a search: records each row, updates the search job's progress."""
+
+    def __init__(self, repo, search, reporter, spec: dict[str, Any]) -> None:
+        self.repo, self.search, self.reporter, self.spec = repo, search, reporter, spec
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        from genforge.errors import GenforgeError
+        from genforge.server import leaderboard
+
+        with self.lock:
+            try:
+                entry = leaderboard.record(self.repo, self.search.id, dict(row))
+            except GenforgeError as error:  # the search goes on; the log says which row was lost
+                log.error("could not record candidate %s: %s", row.get("model_id"), error)
+                return
+            count = len(leaderboard.rows(self.repo.db, self.search.id, "created"))
+            score = entry.get(self.spec.get("sort_metric") or "fid")
+            shown = f", {self.spec.get('sort_metric') or 'fid'} {score:.4g}" if isinstance(score, float) else ""
+            self.reporter.write(progress=self.progress(count), epoch=count,
+                                message=f"searching: {count} candidate(s) scored; last {entry['candidate']} "
+                                        f"{entry['status']}{shown}")
+
+    def progress(self, count: int) -> float:
+        """The share of the budget spent: time against max_runtime_secs, candidates against max_models."""
+        spec = self.spec
+        criteria = spec.get("search_criteria") or {}
+        runtime = spec.get("max_runtime_secs") or criteria.get("max_runtime_secs")
+        models = spec.get("max_models") or criteria.get("max_models")
+        shares = [0.0]
+        if runtime:
+            shares.append((time.monotonic() - self.started) / float(runtime))
+        if models:
+            shares.append(count / float(models))
+        return round(min(0.99, max(shares)), 4)
+
+
+def _frames(repo, job, names: tuple[str, ...]) -> list:
+    from genforge.errors import GenforgeError
+    from genforge.server.db import FrameRow
+    from genforge.server.store import read_frame
+
+    out = []
+    for ident in names:
+        if not ident:
+            out.append(None)
+            continue
+        row = repo.find(FrameRow, ident)
+        if row is None:
+            raise GenforgeError(f"frame {ident!r} was deleted before the search started.")
+        out.append(read_frame(row.path, row.name))
+    return out
+
+
+def _search(job, storage: str, out: Path):
+    """The selection API object of a search job's spec (the study: ``job.id`` in ``storage``)."""
+    import genforge.selection as selection
+
+    spec = dict(job.parameters or {})
+    if job.kind == "automl":
+        options = {k: spec.get(k) for k in ("max_runtime_secs", "max_models", "include_algos", "exclude_algos",
+                                            "sort_metric", "seed")}
+        if spec.get("memorization_threshold") is not None:
+            options["memorization_threshold"] = spec["memorization_threshold"]
+        return selection.AutoML(**options, project_name=job.id, storage=storage, out=str(out))
+    criteria = {k: v for k, v in (spec.get("search_criteria") or {}).items() if v is not None}
+    model = selection_model(job.algo, spec.get("parameters") or {})
+    return selection.GridSearch(model, spec.get("hyper_params") or {}, search_criteria=criteria or None,
+                                grid_id=job.id, storage=storage, out=str(out))
+
+
+def selection_model(algo: str, parameters: dict[str, Any]):
+    """The grid's base estimator: ``algo`` with its fixed parameters (the server's own set at train time)."""
+    from genforge.estimators import get_estimator
+
+    return get_estimator(algo)(**parameters)
+
+
+def run_search(repo, job, reporter) -> None:
+    """Run (or resume) the search ``job`` to its end; name and serve its leader; finish the job."""
+    from genforge.server import leaderboard
+    from genforge.server.db import utcnow
+    from genforge.server.repository import JobEnd, end_job
+    from genforge.server.routes_search import project_name
+
+    spec = dict(job.parameters or {})
+    train, valid, board = _frames(repo, job, (job.training_frame, job.validation_frame, spec.get("leaderboard_frame")))
+    out = Path(job.run_dir) / "search"
+    recorder = Recorder(repo, job, reporter, spec)
+    reporter.write(message="searching: resuming the study (finished candidates are kept)" if job.resume
+                   else "searching: starting", progress=0.0)
+    workers = threading.Thread(target=_start_workers, args=(repo, job, int(spec.get("workers") or 1)), daemon=True)
+    workers.start()
+    search = _search(job, repo.db.url, out)
+    kwargs: dict[str, Any] = {"training_frame": train, "validation_frame": valid, "on_result": recorder}
+    if job.kind == "automl":
+        kwargs["leaderboard_frame"] = board
+    search.train(**kwargs)
+    _wait_for_workers(repo, job, reporter)
+    metric = spec.get("sort_metric") or "fid"
+    lead = leaderboard.leader(repo.db, job.id, metric)
+    rows = leaderboard.rows(repo.db, job.id, metric)
+    served = None
+    if lead is not None:
+        served = leaderboard.serve(repo.db, project_name(job), lead["model_id"], search_id=job.id, chosen=False)
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in leaderboard.STATUSES}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no candidate"
+    message = (f"done: {len(rows)} candidate(s) ({summary}); leader {lead['model_id']} ({metric} {lead[metric]:.4g})"
+               if lead else f"done: {len(rows)} candidate(s) ({summary}); no model could lead")
+    result = {"leader": lead["model_id"] if lead else None, "models": len(rows), "counts": counts,
+              "sort_metric": metric, "served": served}
+    with repo.db.session() as session:
+        end_job(session, JobEnd(job.id, reporter.attempt, dict(
+            status="done", progress=1.0, model_id=lead["model_id"] if lead else None, result=result, message=message,
+            finished=utcnow(), pid=None, eta_secs=0.0, epoch=len(rows))))
+        session.commit()
+
+
+def _study_exists(storage: str, name: str) -> bool:
+    import optuna
+
+    try:
+        return name in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    except Exception:  # noqa: BLE001 - the tables are being created by the search itself
+        return False
+
+
+def _start_workers(repo, job, workers: int) -> None:
+    """Once the study exists, queue ``workers - 1`` search-worker jobs (none when they are there already:
+    a resumed search finds its workers queued again by the supervisor)."""
+    from sqlalchemy import select
+
+    from genforge.server.db import JobRow
+
+    if workers <= 1:
+        return
+    while not _study_exists(repo.db.url, job.id):
+        time.sleep(STUDY_POLL_SECS)
+    with repo.db.session() as session:
+        have = len(session.scalars(select(JobRow.id).where(JobRow.parent == job.id, JobRow.status.in_(
+            ("queued", "running")))).all())
+    for _ in range(workers - 1 - have):
+        repo.add_job("search-worker", job.algo, job.training_frame, {"search": job.id},
+                     validation_frame=job.validation_frame, parent=job.id,
+                     message=f"queued: more trials of the search {job.id}")
+
+
+def _wait_for_workers(repo, job, reporter) -> None:
+    from sqlalchemy import select
+
+    from genforge.server.db import JobRow
+
+    while True:
+        with repo.db.session() as session:
+            active = session.scalars(select(JobRow.id).where(JobRow.parent == job.id, JobRow.status.in_(
+                ("queued", "running")))).all()
+        if not active:
+            return
+        reporter.write(message=f"searching: waiting for {len(active)} worker job(s) to finish their trials")
+        time.sleep(1.0)
+
+
+def run_trials(repo, job, reporter) -> None:
+    """A search-worker job: run trials of its search's study until the study has none left."""
+    from genforge.errors import GenforgeError
+    from genforge.server.db import JobRow, utcnow
+    from genforge.server.repository import JobEnd, end_job
+    import genforge.selection as selection
+
+    search = repo.find(JobRow, job.parent)
+    if search is None:
+        raise GenforgeError(f"the search {job.parent!r} of this worker job was deleted.")
+    recorder = Recorder(repo, search, _SearchProgress(reporter), dict(search.parameters or {}))
+    reporter.write(message=f"running trials of the search {search.id}")
+    ran = selection.run_worker(search.id, repo.db.url, on_result=recorder)
+    with repo.db.session() as session:
+        end_job(session, JobEnd(job.id, reporter.attempt, dict(
+            status="done", progress=1.0, finished=utcnow(), pid=None,
+            message=f"done: ran {ran if isinstance(ran, int) else 'its'} trial(s) of the search {search.id}")))
+        session.commit()
+
+
+class _SearchProgress:
+    """A worker job reports each recorded row on its own job (the search job's row is its own process's)."""
+
+    def __init__(self, reporter) -> None:
+        self.reporter = reporter
+
+    def write(self, **values) -> None:
+        values.pop("progress", None)
+        self.reporter.write(**values)
