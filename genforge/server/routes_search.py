@@ -31,6 +31,7 @@ from genforge.server.paths import check_job_parameters
 from genforge.server.routes_frames import load_frame
 from genforge.server.routes_jobs import SERVER_PARAMS
 from genforge.server.schemas import ErrorOut
+from genforge.server.search_spec import automl_options, grid_options, project_name, sort_metric_of
 from genforge.server.schemas_search import (
     AutoMLCreate, GridCreate, LeaderboardOut, SearchOut, ServeIn, ServedOut,
 )
@@ -89,8 +90,31 @@ def validate_automl(ctx: Context, body: AutoMLCreate) -> dict[str, Any]:
         raise ApiError(422, f"exclude_algos: leaves no algorithm to search (of {', '.join(search_algos())}).")
     _workers(ctx, body.workers)
     _served_name(ctx, "project_name", body.project_name)
+    if body.fixed_params:
+        for name in body.fixed_params:
+            if name in SERVER_PARAMS:
+                raise ApiError(422, f"fixed_params.{name}: set by the server for every candidate; leave it out.")
+        check_job_parameters(ctx.db, body.fixed_params, {})
+    spec = body.model_dump()
+    _selection_api(lambda selection: selection.AutoML(**automl_options(spec), project_name="check", verbose=False))
     _frames(ctx, body, ("validation_frame", "leaderboard_frame"))
-    return body.model_dump()
+    return spec
+
+
+def _selection_api(make):
+    """Build the selection API's object, as the worker will, so that its own checks run now: a
+    ParameterError becomes a 422 (503 when the search machinery, Optuna, is not installed)."""
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        raise ApiError(503, "this server cannot run searches: Optuna is not installed (pip install "
+                            "'genforge[automl]').")
+    import genforge.selection as selection
+
+    try:
+        return make(selection)
+    except (ParameterError, ValueError, TypeError) as error:
+        raise ApiError(422, str(error)) from None
 
 
 def _checked(cls, params: dict[str, Any], where: str) -> Any:
@@ -123,7 +147,7 @@ def validate_grid(ctx: Context, body: GridCreate) -> dict[str, Any]:
     for name in sorted(set(hyper) & set(base)):
         raise ApiError(422, f"hyper_params.{name}: also fixed in parameters; search it or fix it, not both.")
     check_job_parameters(ctx.db, base, schema)
-    model = _checked(cls, base, "parameters")
+    _checked(cls, base, "parameters")
     for name, values in hyper.items():
         if not values:
             raise ApiError(422, f"hyper_params.{name}: no values to try; give at least one.")
@@ -136,12 +160,16 @@ def validate_grid(ctx: Context, body: GridCreate) -> dict[str, Any]:
                             "(or use the RandomDiscrete strategy over a smaller grid).")
     _workers(ctx, body.workers)
     _served_name(ctx, "grid_id", body.grid_id)
-    frame = _frames(ctx, body, ("validation_frame",))
-    try:
-        model.check_training_frame(frame)
-    except (ParameterError, ValueError) as error:
-        raise ApiError(422, f"training_frame: {error}") from None
-    return {**body.model_dump(), "parameters": base, "hyper_params": hyper}
+    spec = {**body.model_dump(), "parameters": base, "hyper_params": hyper}
+    grid = _selection_api(lambda selection: selection.GridSearch(cls(**base), **grid_options(spec), grid_id="check",
+                                                                 verbose=False))
+    frame = _frames(ctx, body, ("validation_frame", "leaderboard_frame"))
+    for combo in grid.combinations:  # every model must suit the frame (train() checks it too, later)
+        try:
+            cls(**{**base, **combo}).check_training_frame(frame)
+        except (ParameterError, ValueError) as error:
+            raise ApiError(422, f"training_frame: does not suit hyper_params {combo}: {error}") from None
+    return spec
 
 
 # ------------------------------------------------------------------------------ views
@@ -152,14 +180,9 @@ def search_job(ctx: Context, search_id: str) -> JobRow:
     return row
 
 
-def project_name(row: JobRow) -> str:
-    spec = row.parameters or {}
-    return spec.get("project_name") or spec.get("grid_id") or row.id
-
-
 def search_out(ctx: Context, row: JobRow) -> dict[str, Any]:
     spec = dict(row.parameters or {})
-    metric = spec.get("sort_metric") or "fid"
+    metric = sort_metric_of(spec)
     ranked = leaderboard.rows(ctx.db, row.id, metric)
     lead = leaderboard.leader(ctx.db, row.id, metric)
     name = project_name(row)

@@ -34,10 +34,21 @@ class AutoMLCreate(SearchFrames):
     project_name: str | None = Field(None, pattern=NAME, description="The name the chosen model is served under "
                                      "(/v2/models/{project_name}); default: the search's id.")
     memorization_threshold: float | None = Field(None, ge=0, le=1, description="Models whose memorization rate is "
-                                                 "above this are flagged and never lead (default: the API's).")
+                                                 "above this are flagged and never lead (default: 0.1).")
+    min_epochs: int | None = Field(None, ge=1, le=10_000, description="Epochs of the first rung (default: about "
+                                   "300 steps).")
+    rungs: int | None = Field(None, ge=1, le=10, description="Successive-halving rungs (default 3).")
+    reduction_factor: int | None = Field(None, ge=2, le=10, description="Each rung keeps the best 1/this and "
+                                         "trains them this many times longer (default 3).")
+    score_samples: int | None = Field(None, ge=10, le=50_000, description="Generated images behind each score "
+                                      "(default 1000).")
+    fixed_params: dict[str, Any] | None = Field(None, description="Estimator parameters every candidate takes "
+                                                "(e.g. {\"device\": \"cpu\"}), left out of the search.")
 
 
 class SearchCriteria(Strict):
+    """H2OGridSearch's search_criteria; ``stopping_metric`` also ranks the grid's models (default fid)."""
+
     strategy: Literal["Cartesian", "RandomDiscrete"] = "Cartesian"
     max_models: int | None = Field(None, ge=1, le=10_000)
     max_runtime_secs: float | None = Field(None, gt=0, le=MAX_RUNTIME)
@@ -53,9 +64,11 @@ class GridCreate(SearchFrames):
     hyper_params: dict[str, list[Any]] = Field(..., min_length=1, max_length=32,
                                                description="Parameter name -> the values to try.")
     search_criteria: SearchCriteria | None = None
-    sort_metric: SortMetric = Field("fid", description="The score that ranks the grid's models.")
+    leaderboard_frame: str | None = Field(None, max_length=64, description="A frame id that ranks the models.")
     grid_id: str | None = Field(None, pattern=NAME, description="The name the chosen model is served under; "
                                 "default: the search's id.")
+    memorization_threshold: float | None = Field(None, ge=0, le=1, description="As for AutoML (default 0.1).")
+    score_samples: int | None = Field(None, ge=10, le=50_000, description="Generated images behind each score.")
 
 
 class LeaderboardEntry(BaseModel):

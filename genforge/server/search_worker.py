@@ -37,6 +37,7 @@ class Recorder:
     def __call__(self, row: dict[str, Any]) -> None:
         from genforge.errors import GenforgeError
         from genforge.server import leaderboard
+        from genforge.server.search_spec import sort_metric_of
 
         with self.lock:
             try:
@@ -45,8 +46,8 @@ class Recorder:
                 log.error("could not record candidate %s: %s", row.get("model_id"), error)
                 return
             count = len(leaderboard.rows(self.repo.db, self.search.id, "created"))
-            score = entry.get(self.spec.get("sort_metric") or "fid")
-            shown = f", {self.spec.get('sort_metric') or 'fid'} {score:.4g}" if isinstance(score, float) else ""
+            metric = sort_metric_of(self.spec)
+            shown = f", {metric} {entry[metric]:.4g}" if isinstance(entry.get(metric), float) else ""
             self.reporter.write(progress=self.progress(count), epoch=count,
                                 message=f"searching: {count} candidate(s) scored; last {entry['candidate']} "
                                         f"{entry['status']}{shown}")
@@ -83,27 +84,16 @@ def _frames(repo, job, names: tuple[str, ...]) -> list:
 
 
 def _search(job, storage: str, out: Path):
-    """The selection API object of a search job's spec (the study: ``job.id`` in ``storage``)."""
+    """The selection API object of a search job's spec (its study: ``job.id`` in ``storage``)."""
     import genforge.selection as selection
+    from genforge.estimators import get_estimator
+    from genforge.server.search_spec import automl_options, grid_options
 
     spec = dict(job.parameters or {})
     if job.kind == "automl":
-        options = {k: spec.get(k) for k in ("max_runtime_secs", "max_models", "include_algos", "exclude_algos",
-                                            "sort_metric", "seed")}
-        if spec.get("memorization_threshold") is not None:
-            options["memorization_threshold"] = spec["memorization_threshold"]
-        return selection.AutoML(**options, project_name=job.id, storage=storage, out=str(out))
-    criteria = {k: v for k, v in (spec.get("search_criteria") or {}).items() if v is not None}
-    model = selection_model(job.algo, spec.get("parameters") or {})
-    return selection.GridSearch(model, spec.get("hyper_params") or {}, search_criteria=criteria or None,
-                                grid_id=job.id, storage=storage, out=str(out))
-
-
-def selection_model(algo: str, parameters: dict[str, Any]):
-    """The grid's base estimator: ``algo`` with its fixed parameters (the server's own set at train time)."""
-    from genforge.estimators import get_estimator
-
-    return get_estimator(algo)(**parameters)
+        return selection.AutoML(**automl_options(spec), project_name=job.id, storage=storage, out=str(out))
+    model = get_estimator(job.algo)(**(spec.get("parameters") or {}))
+    return selection.GridSearch(model, **grid_options(spec), grid_id=job.id, storage=storage, out=str(out))
 
 
 def run_search(repo, job, reporter) -> None:
@@ -111,7 +101,7 @@ def run_search(repo, job, reporter) -> None:
     from genforge.server import leaderboard
     from genforge.server.db import utcnow
     from genforge.server.repository import JobEnd, end_job
-    from genforge.server.routes_search import project_name
+    from genforge.server.search_spec import project_name, sort_metric_of
 
     spec = dict(job.parameters or {})
     train, valid, board = _frames(repo, job, (job.training_frame, job.validation_frame, spec.get("leaderboard_frame")))
@@ -122,12 +112,9 @@ def run_search(repo, job, reporter) -> None:
     workers = threading.Thread(target=_start_workers, args=(repo, job, int(spec.get("workers") or 1)), daemon=True)
     workers.start()
     search = _search(job, repo.db.url, out)
-    kwargs: dict[str, Any] = {"training_frame": train, "validation_frame": valid, "on_result": recorder}
-    if job.kind == "automl":
-        kwargs["leaderboard_frame"] = board
-    search.train(**kwargs)
+    search.train(training_frame=train, validation_frame=valid, leaderboard_frame=board, on_result=recorder)
     _wait_for_workers(repo, job, reporter)
-    metric = spec.get("sort_metric") or "fid"
+    metric = sort_metric_of(spec)
     lead = leaderboard.leader(repo.db, job.id, metric)
     rows = leaderboard.rows(repo.db, job.id, metric)
     served = None
@@ -202,11 +189,11 @@ def run_trials(repo, job, reporter) -> None:
         raise GenforgeError(f"the search {job.parent!r} of this worker job was deleted.")
     recorder = Recorder(repo, search, _SearchProgress(reporter), dict(search.parameters or {}))
     reporter.write(message=f"running trials of the search {search.id}")
-    ran = selection.run_worker(search.id, repo.db.url, on_result=recorder)
+    board = selection.run_worker(search.id, repo.db.url, on_result=recorder)
     with repo.db.session() as session:
         end_job(session, JobEnd(job.id, reporter.attempt, dict(
             status="done", progress=1.0, finished=utcnow(), pid=None,
-            message=f"done: ran {ran if isinstance(ran, int) else 'its'} trial(s) of the search {search.id}")))
+            message=f"done: no trial of the search {search.id} is left ({board.summary()})")))
         session.commit()
 
 
