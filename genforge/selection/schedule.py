@@ -1,0 +1,149 @@
+"""What to run next in a search: successive halving over rungs of epochs, decided from the study's trials.
+
+Why rungs of our own on top of Optuna trials rather than Optuna's SuccessiveHalvingPruner: the pruner
+decides *inside* one running trial whether it may go on, so a candidate lives in one process for its whole
+life and a killed process loses it (Optuna re-runs a failed trial from scratch). Here each rung of a
+candidate is its own trial that resumes the candidate from its checkpoint (exact resume), so a promotion is
+a unit of work any worker can take, a killed one is re-run from the last epoch written, and the rung-0
+trials, all trained for the same budget, are what Optuna's sampler learns from (promotion trials carry no
+Optuna parameters, so longer training does not look like better settings).
+
+Candidates are numbered in order; round ``j`` holds candidates ``j*round_size ...``. When every candidate
+of a round has a result at rung ``k``, the best ``max(1, n // reduction_factor)`` of those that are ``ok``
+go on to rung ``k + 1``, resumed from their checkpoints. Re-runs of interrupted units come first, then
+promotions, then a new candidate while the budget (``max_models``, ``max_runtime_secs`` of work summed over
+the trials) lasts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from dataclasses import dataclass
+
+from genforge.selection.leaderboard import HIGHER_IS_BETTER
+from genforge.selection.study import TrialView
+
+_KEY = re.compile(r"^c(\d+)/r(\d+)$")
+
+
+def unit_key(candidate: int, rung: int) -> str:
+    return f"c{candidate}/r{rung}"
+
+
+def parse_key(key: str | None) -> tuple[int, int] | None:
+    match = _KEY.match(key or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # "run", "wait" (others are running what decides the next step) or "done"
+    candidate: int = -1
+    rung: int = 0
+    seconds_left: float | None = None
+
+    @property
+    def key(self) -> str:
+        return unit_key(self.candidate, self.rung)
+
+
+@dataclass
+class Schedule:
+    """The search's budget and rungs, from its stored configuration."""
+
+    rungs: list[int | None]  # epochs per rung; None: the candidate's own ``epochs`` (a grid's one rung)
+    round_size: int
+    reduction_factor: int
+    sort_metric: str
+    max_models: int | None = None
+    max_runtime_secs: float | None = None
+    total_candidates: int | None = None  # a grid's size
+    stopping_rounds: int = 0
+    stopping_tolerance: float = 1e-3
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Schedule":
+        return cls(rungs=list(config["rungs"]), round_size=int(config["round_size"]),
+                   reduction_factor=int(config["reduction_factor"]), sort_metric=config["sort_metric"],
+                   max_models=config.get("max_models"), max_runtime_secs=config.get("max_runtime_secs"),
+                   total_candidates=config.get("total_candidates"),
+                   stopping_rounds=int(config.get("stopping_rounds") or 0),
+                   stopping_tolerance=float(config.get("stopping_tolerance") or 0.0))
+
+    def spent(self, views: list[TrialView], now: _dt.datetime | None = None) -> float:
+        """Seconds of work the search's trials have taken (running ones so far)."""
+        now = now or _dt.datetime.now()
+        return sum(t.seconds(now) for t in views if t.key)
+
+    def next(self, views: list[TrialView], now: _dt.datetime | None = None) -> Action:
+        live: dict[str, TrialView] = {}
+        for t in sorted(views, key=lambda v: v.number):
+            if t.key and t.is_live and t.key not in live:
+                live[t.key] = t
+        results = {k: t.row for k, t in live.items() if t.row is not None}
+        running = any(t.state == "RUNNING" for t in live.values())
+        left = None if not self.max_runtime_secs else self.max_runtime_secs - self.spent(views, now)
+        if left is not None and left <= 0:
+            return Action("done")
+        count = 1 + max((parsed[0] for parsed in map(parse_key, live) if parsed), default=-1)
+        more = self._more_candidates(count, results)
+        for i in range(count):  # an interrupted candidate first
+            if unit_key(i, 0) not in live:
+                return Action("run", i, 0, left)
+        for start in range(0, count, self.round_size):
+            members = list(range(start, min(start + self.round_size, count)))
+            if len(members) < self.round_size and more:
+                continue  # the round is still filling up
+            action = self._promotion(members, live, results, left)
+            if action is not None:
+                return action
+        if more:
+            return Action("run", count, 0, left)
+        return Action("wait") if running else Action("done")
+
+    def _promotion(self, members: list[int], live: dict, results: dict, left: float | None) -> Action | None:
+        at = members
+        for rung in range(len(self.rungs) - 1):
+            keys = [unit_key(i, rung) for i in at]
+            if not at or any(k not in results for k in keys):
+                return None
+            quota = max(1, len(at) // self.reduction_factor)
+            ranked = sorted((i for i in at if self._score(results[unit_key(i, rung)]) is not None),
+                            key=lambda i: self._order(results[unit_key(i, rung)]))
+            at = ranked[:quota]
+            for i in at:
+                if unit_key(i, rung + 1) not in live:
+                    return Action("run", i, rung + 1, left)
+        return None
+
+    def _score(self, row: dict) -> float | None:
+        value = row.get(self.sort_metric)
+        if row.get("status") != "ok" or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        return float(value)
+
+    def _order(self, row: dict) -> float:
+        value = self._score(row)
+        return -value if self.sort_metric in HIGHER_IS_BETTER else value
+
+    def _more_candidates(self, count: int, results: dict) -> bool:
+        if self.max_models is not None and count >= self.max_models:
+            return False
+        if self.total_candidates is not None and count >= self.total_candidates:
+            return False
+        return not self._stopped_early(count, results)
+
+    def _stopped_early(self, count: int, results: dict) -> bool:
+        """A grid's early stop (H2O's stopping_rounds): the best score of the last ``stopping_rounds``
+        candidates did not beat the best before them by ``stopping_tolerance`` (relative)."""
+        rounds = self.stopping_rounds
+        if not rounds:
+            return False
+        values = [self._order(results[unit_key(i, 0)]) for i in range(count)
+                  if unit_key(i, 0) in results and self._score(results[unit_key(i, 0)]) is not None]
+        if len(values) <= rounds:
+            return False
+        before, recent = min(values[:-rounds]), min(values[-rounds:])
+        return not recent < before - self.stopping_tolerance * abs(before)
