@@ -59,6 +59,12 @@ def _frames(ctx: Context, body: Any, names: tuple[str, ...]):
     return frame
 
 
+def _evaluator(ctx: Context, value: str | None) -> None:
+    from genforge.server.paths import resolve_evaluator
+
+    resolve_evaluator(ctx.db, value)  # 422 unless a built-in name or a CNN model id; never a path
+
+
 def _workers(ctx: Context, workers: int) -> None:
     if workers > ctx.settings.max_jobs:
         raise ApiError(422, f"workers: at most {ctx.settings.max_jobs}, this server's --max-jobs (each worker "
@@ -89,6 +95,7 @@ def validate_automl(ctx: Context, body: AutoMLCreate) -> dict[str, Any]:
     if not set(include or search_algos()) - set(exclude):
         raise ApiError(422, f"exclude_algos: leaves no algorithm to search (of {', '.join(search_algos())}).")
     _workers(ctx, body.workers)
+    _evaluator(ctx, body.evaluator)
     _served_name(ctx, "project_name", body.project_name)
     if body.fixed_params:
         for name in body.fixed_params:
@@ -159,6 +166,7 @@ def validate_grid(ctx: Context, body: GridCreate) -> dict[str, Any]:
         raise ApiError(422, f"hyper_params: {combinations} combinations, more than {MAX_GRID}; search fewer values "
                             "(or use the RandomDiscrete strategy over a smaller grid).")
     _workers(ctx, body.workers)
+    _evaluator(ctx, body.evaluator)
     _served_name(ctx, "grid_id", body.grid_id)
     spec = {**body.model_dump(), "parameters": base, "hyper_params": hyper}
     grid = _selection_api(lambda selection: selection.GridSearch(cls(**base), **grid_options(spec), grid_id="check",

@@ -17,6 +17,9 @@ FRAME = Field(None, max_length=64, description="A frame id, or null.")
 class SearchFrames(Strict):
     training_frame: str = Field(..., min_length=1, max_length=64, description="A frame id to train on.")
     validation_frame: str | None = FRAME
+    evaluator: str | None = Field(None, max_length=128, description="The feature extractor behind the scores: a "
+                                  "built-in evaluator (digits, fashion-mnist) or the id of a CNN model on this server; "
+                                  "default: the built-in one that fits the frame.")
     workers: int = Field(1, ge=1, le=64, description="Trainings of this search run at once (at most the server's "
                                                      "--max-jobs; each is one job slot).")
 

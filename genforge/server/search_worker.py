@@ -83,17 +83,25 @@ def _frames(repo, job, names: tuple[str, ...]) -> list:
     return out
 
 
-def _search(job, storage: str, out: Path):
+def _search(repo, job, storage: str, out: Path):
     """The selection API object of a search job's spec (its study: ``job.id`` in ``storage``)."""
     import genforge.selection as selection
     from genforge.estimators import get_estimator
     from genforge.server.search_spec import automl_options, grid_options
 
     spec = dict(job.parameters or {})
+    where = {"storage": storage, "out": str(out), "evaluator": _evaluator_folder(repo, spec.get("evaluator"))}
     if job.kind == "automl":
-        return selection.AutoML(**automl_options(spec), project_name=job.id, storage=storage, out=str(out))
+        return selection.AutoML(**automl_options(spec), project_name=job.id, **where)
     model = get_estimator(job.algo)(**(spec.get("parameters") or {}))
-    return selection.GridSearch(model, **grid_options(spec), grid_id=job.id, storage=storage, out=str(out))
+    return selection.GridSearch(model, **grid_options(spec), grid_id=job.id, **where)
+
+
+def _evaluator_folder(repo, value: str | None) -> str | None:
+    """A built-in evaluator name or a CNN model id, as the folder it stands for (as train jobs resolve it)."""
+    from genforge.server.worker import _evaluator_folder as resolve
+
+    return resolve(repo, value) if value else None
 
 
 def run_search(repo, job, reporter) -> None:
@@ -111,7 +119,7 @@ def run_search(repo, job, reporter) -> None:
                    else "searching: starting", progress=0.0)
     workers = threading.Thread(target=_start_workers, args=(repo, job, int(spec.get("workers") or 1)), daemon=True)
     workers.start()
-    search = _search(job, repo.db.url, out)
+    search = _search(repo, job, repo.db.url, out)
     search.train(training_frame=train, validation_frame=valid, leaderboard_frame=board, on_result=recorder)
     _wait_for_workers(repo, job, reporter)
     metric = sort_metric_of(spec)
