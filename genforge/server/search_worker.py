@@ -141,12 +141,15 @@ def run_search(repo, job, reporter) -> None:
         session.commit()
 
 
-def _study_exists(storage: str, name: str) -> bool:
-    import optuna
+def _study_exists(db, name: str) -> bool:
+    """Whether Optuna's ``studies`` table holds ``name``: read with the server's engine, never through an
+    Optuna storage (opening one creates Optuna's tables, which the search itself is doing right now)."""
+    from sqlalchemy import text
 
     try:
-        return name in {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
-    except Exception:  # noqa: BLE001 - the tables are being created by the search itself
+        with db.engine.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM studies WHERE study_name = :name"), {"name": name}).first() is not None
+    except Exception:  # noqa: BLE001 - no such table yet
         return False
 
 
@@ -159,7 +162,7 @@ def _start_workers(repo, job, workers: int) -> None:
 
     if workers <= 1:
         return
-    while not _study_exists(repo.db.url, job.id):
+    while not _study_exists(repo.db, job.id):
         time.sleep(STUDY_POLL_SECS)
     with repo.db.session() as session:
         have = len(session.scalars(select(JobRow.id).where(JobRow.parent == job.id, JobRow.status.in_(
