@@ -30,13 +30,15 @@ export async function leaderboardPage(view, id, signal) {
 
 // ------------------------------------------------------------------------------ the list and the form
 async function searchesPage(view, signal) {
-  const [frames, estimators] = await Promise.all([get("/api/v1/frames", { signal }), get("/api/v1/estimators", { signal })]);
+  const [frames, estimators, models, info] = await Promise.all([get("/api/v1/frames", { signal }),
+    get("/api/v1/estimators", { signal }), get("/api/v1/models", { signal }), get("/api/v1/info", { signal })]);
   const algos = estimators.filter((e) => e.generator).map((e) => e.algo);
+  const classifiers = models.filter((m) => m.algo === "cnn").map((m) => m.id);
   const body = h("tbody");
   const table = h("table#searches-table", h("thead", h("tr", ["Search", "Kind", "Status", "Progress", "Models", "Leader", "Served as", "Created"]
     .map((c) => h("th", c)))), body);
   const empty = h("p.empty", "No searches yet: start one below.");
-  view.append(h("h1", "Leaderboard"), h("div.panel", table, empty), newSearchForm(frames, algos));
+  view.append(h("h1", "Leaderboard"), h("div.panel", table, empty), newSearchForm(frames, algos, classifiers, info.max_jobs));
   while (!signal.aborted) {
     const searches = await get("/api/v1/automl", { signal });
     empty.hidden = searches.length > 0;
@@ -50,17 +52,22 @@ async function searchesPage(view, signal) {
   }
 }
 
-function newSearchForm(frames, algos) {
+function newSearchForm(frames, algos, classifiers, maxJobs) {
   const frame = h("select#automl-frame", frames.map((f) => h("option", { value: f.id }, frameLabel(f))));
   const valid = h("select#automl-valid", h("option", { value: "" }, "(none)"), frames.map((f) => h("option", { value: f.id }, frameLabel(f))));
   const budget = h("input#automl-budget", { type: "number", value: 600, min: 1, step: "any", style: "width:120px" });
   const maxModels = h("input#automl-max-models", { type: "number", min: 1, step: 1, placeholder: "no limit", style: "width:110px" });
   const metric = h("select#automl-metric", ["fid", "kid", "precision", "recall", "coverage"].map((m) => h("option", { value: m }, m)));
   const project = h("input#automl-project", { type: "text", placeholder: "the search id", style: "width:160px" });
+  // The scores need a feature extractor that fits the images: a built-in evaluator or a CNN model of this server.
+  const evaluator = h("input#automl-evaluator", { type: "text", placeholder: "auto", list: "automl-evaluators", style: "width:160px" });
+  const evaluators = h("datalist#automl-evaluators", ["digits", "fashion-mnist", ...classifiers].map((v) => h("option", { value: v })));
+  const minEpochs = h("input#automl-min-epochs", { type: "number", min: 1, step: 1, placeholder: "auto", style: "width:100px" });
+  const workers = h("input#automl-workers", { type: "number", min: 1, max: maxJobs, step: 1, value: 1, style: "width:80px" });
   const checks = algos.map((a) => h("label.check", h("input", { type: "checkbox", name: "algo", value: a, checked: true }), a));
   const error = h("p.error#automl-error");
   const start = h("button.primary#automl-start", { type: "submit" }, "Start AutoML");
-  const form = h("form#automl-form", { onsubmit: async (event) => {
+  const form = h("form#automl-form", { novalidate: true, onsubmit: async (event) => { // the server checks every field
     event.preventDefault();
     error.textContent = "";
     const chosen = checks.map((c) => c.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
@@ -68,6 +75,9 @@ function newSearchForm(frames, algos) {
       sort_metric: metric.value, include_algos: chosen.length === algos.length ? null : chosen };
     if (maxModels.value !== "") json.max_models = Number(maxModels.value);
     if (project.value.trim()) json.project_name = project.value.trim();
+    if (evaluator.value.trim()) json.evaluator = evaluator.value.trim();
+    if (minEpochs.value !== "") json.min_epochs = Number(minEpochs.value);
+    if (workers.value !== "") json.workers = Number(workers.value);
     start.disabled = true;
     try {
       const search = await post("/api/v1/automl", json);
@@ -85,6 +95,9 @@ function newSearchForm(frames, algos) {
       h("label", "Time budget (s)", budget), h("label", "Max models", maxModels), h("label", "Rank by", metric),
       h("label", "Served as", project)),
     h("div.row", { style: "margin-top:10px" }, h("span.muted", "Algorithms:"), checks),
+    h("details.advanced", h("summary", "Advanced"), h("div.row",
+      h("label", "Evaluator", evaluator, evaluators), h("label", "Epochs of the first rung", minEpochs),
+      h("label", `Parallel trainings (of ${maxJobs})`, workers))),
     error, h("div.actions", start),
     h("p.muted", "The search trains candidates briefly, resumes the best for longer (successive halving), and serves its leader as /v2/models/{served as}.")]
     : h("p.empty", "Import a frame first on the ", h("a", { href: "#/frames" }, "Frames"), " page."));
@@ -109,7 +122,8 @@ async function searchPage(view, id, signal) {
   const thumbs = new Map(); // model id + epochs -> a loaded <img>, kept across re-renders
   view.append(title, h("div.panel", progress, message, served, actions),
     h("div.panel", h("h2", "Leaderboard"), h("p.muted", "Click a column to sort. The leader (best ", search.sort_metric,
-      ", never a model that copies its training images) is served when the search ends, unless you choose another."), table, empty));
+      ", never a model that copies its training images) is served when the search ends, unless you choose another."),
+      h("div", { style: "overflow-x:auto" }, table), empty));
 
   function thumb(row) {
     if (!row.model_id) return h("span.muted", "–");
