@@ -22,6 +22,7 @@ import numpy as np
 from genforge.errors import GenforgeError
 from genforge.files import claim_path
 from genforge.frame import Frame, PixelTable
+from genforge.server.client_search import SearchMethods
 
 FINAL = ("done", "failed", "cancelled", "interrupted")
 
@@ -34,8 +35,8 @@ class RemoteError(GenforgeError):
         self.status, self.detail = status, detail
 
 
-class Connection:
-    """A session with one server. Create it with ``genforge.connect``."""
+class Connection(SearchMethods):
+    """A session with one server. Create it with ``genforge.connect``; its searches: ``client_search``."""
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 120.0, client: Any = None) -> None:
         try:
@@ -149,39 +150,6 @@ class Connection:
 
     def get_model(self, model_id: str) -> "RemoteModel":
         return RemoteModel(self, self.request("GET", f"/api/v1/models/{model_id}"))
-
-    # ------------------------------------------------------------------------------ searches and serving
-    def AutoML(self, **options: Any):  # noqa: N802 - gf.AutoML's name
-        """``gf.AutoML`` on the server: ``conn.AutoML(max_runtime_secs=600).train(training_frame=frame)``
-        returns a RemoteSearch (see genforge.server.client_search)."""
-        from genforge.server.client_search import automl
-
-        return automl(self, **options)
-
-    def GridSearch(self, model: Any, hyper_params: dict, search_criteria: dict | None = None,  # noqa: N802
-                   grid_id: str | None = None, **options: Any):
-        """``gf.GridSearch`` on the server; ``model``: an algorithm name or ``conn.GANEstimator(...)``."""
-        from genforge.server.client_search import grid_search
-
-        return grid_search(self, model, hyper_params, search_criteria, grid_id, **options)
-
-    def searches(self) -> list:
-        from genforge.server.client_search import RemoteSearch
-
-        return [RemoteSearch(self, r) for r in self.request("GET", "/api/v1/automl")]
-
-    def get_search(self, search_id: str):
-        from genforge.server.client_search import RemoteSearch
-
-        return RemoteSearch(self, self.request("GET", f"/api/v1/automl/{search_id}"))
-
-    def served(self) -> dict[str, str]:
-        """Served name -> model id (``/v2/models/{name}`` answers with that model)."""
-        return {r["name"]: r["model_id"] for r in self.request("GET", "/api/v1/served")}
-
-    def serve(self, name: str, model: "RemoteModel | str") -> dict:
-        """Serve ``model`` under ``name`` (``/v2/models/{name}``)."""
-        return self.request("PUT", f"/api/v1/served/{name}", json={"model_id": _id(model)})
 
     def upload_model(self, path: str | Path) -> "RemoteModel":
         """Upload a saved model: its folder (model.json + weights.safetensors), the zip /download gives, or an

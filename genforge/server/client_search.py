@@ -139,3 +139,31 @@ def grid_search(conn, model: Any, hyper_params: dict, search_criteria: dict | No
     algo, base = (model, {}) if isinstance(model, str) else (model.algo, model.get_params())
     return _SearchFactory(conn, "grid", {"algo": algo, "parameters": base, "hyper_params": hyper_params,
                                          "search_criteria": search_criteria, "grid_id": grid_id, **options})
+
+
+class SearchMethods:
+    """The search and serving methods of ``genforge.server.client.Connection``."""
+
+    def AutoML(self, **options: Any):  # noqa: N802 - gf.AutoML's name
+        """``gf.AutoML`` on the server: ``conn.AutoML(max_runtime_secs=600).train(training_frame=frame)``
+        returns a RemoteSearch (see genforge.server.client_search)."""
+        return automl(self, **options)
+
+    def GridSearch(self, model: Any, hyper_params: dict, search_criteria: dict | None = None,  # noqa: N802
+                   grid_id: str | None = None, **options: Any):
+        """``gf.GridSearch`` on the server; ``model``: an algorithm name or ``conn.GANEstimator(...)``."""
+        return grid_search(self, model, hyper_params, search_criteria, grid_id, **options)
+
+    def searches(self) -> list:
+        return [RemoteSearch(self, r) for r in self.request("GET", "/api/v1/automl")]
+
+    def get_search(self, search_id: str):
+        return RemoteSearch(self, self.request("GET", f"/api/v1/automl/{search_id}"))
+
+    def served(self) -> dict[str, str]:
+        """Served name -> model id (``/v2/models/{name}`` answers with that model)."""
+        return {r["name"]: r["model_id"] for r in self.request("GET", "/api/v1/served")}
+
+    def serve(self, name: str, model: Any) -> dict:
+        """Serve ``model`` under ``name`` (``/v2/models/{name}``)."""
+        return self.request("PUT", f"/api/v1/served/{name}", json={"model_id": _id(model)})

@@ -37,7 +37,8 @@ from genforge.server.schemas_search import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["model search"])
-ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
+ERRORS = {code: {"model": ErrorOut} for code in (400, 404, 409, 422)}
+CREATE_ERRORS = {**ERRORS, 503: {"model": ErrorOut, "description": "Optuna is not installed on the server."}}
 MAX_GRID = 100_000  # combinations a grid may name (a Cartesian grid past this is a typo, and costly to list)
 
 
@@ -211,13 +212,13 @@ def _create(ctx: Context, kind: str, algo: str, body: Any, spec: dict[str, Any])
     return search_out(ctx, row)
 
 
-@router.post("/automl", status_code=201, response_model=SearchOut, responses=ERRORS,
+@router.post("/automl", status_code=201, response_model=SearchOut, responses=CREATE_ERRORS,
              summary="Start an AutoML search (H2OAutoML): a leaderboard of generators ranked by FID")
 def create_automl(body: AutoMLCreate, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
     return _create(ctx, "automl", "automl", body, validate_automl(ctx, body))
 
 
-@router.post("/grids", status_code=201, response_model=SearchOut, responses=ERRORS,
+@router.post("/grids", status_code=201, response_model=SearchOut, responses=CREATE_ERRORS,
              summary="Start a grid search (H2OGridSearch) over one algorithm's hyper-parameters")
 def create_grid(body: GridCreate, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
     return _create(ctx, "grid", body.algo, body, validate_grid(ctx, body))

@@ -21,7 +21,7 @@ from genforge.server.schemas import ErrorOut
 from genforge.server.schemas_search import ServedIn, ServedOut
 
 router = APIRouter(prefix="/api/v1", tags=["served models"])
-ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 422)}
+ERRORS = {code: {"model": ErrorOut} for code in (400, 404, 409, 422)}
 
 
 @router.get("/served", response_model=list[ServedOut], summary="Every served name and the model it serves")

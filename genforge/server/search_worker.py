@@ -99,9 +99,14 @@ def _search(repo, job, storage: str, out: Path):
 
 def _evaluator_folder(repo, value: str | None) -> str | None:
     """A built-in evaluator name or a CNN model id, as the folder it stands for (as train jobs resolve it)."""
-    from genforge.server.worker import _evaluator_folder as resolve
+    from genforge.errors import GenforgeError
+    from genforge.server.errors import ApiError
+    from genforge.server.paths import resolve_evaluator
 
-    return resolve(repo, value) if value else None
+    try:
+        return resolve_evaluator(repo.db, value) if value else None
+    except ApiError as error:  # the CNN model was deleted since the search was queued
+        raise GenforgeError(error.detail) from None
 
 
 def run_search(repo, job, reporter) -> None:

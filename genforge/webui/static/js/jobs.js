@@ -104,6 +104,7 @@ export async function jobPage(view, id, signal) {
     if (ACTIVE.has(job.status)) actions.append(h("button.danger#job-cancel", { type: "button", onclick: () => act("cancel") }, "Cancel"));
     if (RESUMABLE.has(job.status)) actions.append(h("button.primary#job-resume", { type: "button", onclick: () => act("resume") },
       evaluating ? "Evaluate again" : "Resume from the last checkpoint"));
+    if (SEARCHES.has(job.kind)) actions.append(h("a#job-leaderboard", { href: `#/leaderboard/${job.id}` }, h("button.primary", { type: "button" }, "Its leaderboard")));
     if (job.model_id) actions.append(h("a#job-model", { href: `#/models/${job.model_id}` }, h("button.primary", { type: "button" }, `Open model ${job.model_id}`)));
     if (!evaluating && job.history.length !== shownHistory) {
       shownHistory = job.history.length;
