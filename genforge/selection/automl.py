@@ -79,12 +79,22 @@ class AutoML(SearchResults):
         Candidates are scored on ``leaderboard_frame``, else ``validation_frame``, else a held-out tenth
         of the training frame. ``on_result(row)`` is called with each candidate's leaderboard row when it
         is scored or fails (a promoted candidate again at each rung)."""
+        self._open(x, training_frame, validation_frame, leaderboard_frame, on_result, run=True)
+        return self
+
+    def prepare(self, x: Any = None, training_frame: Frame | str | None = None,
+                validation_frame: Frame | str | None = None, leaderboard_frame: Frame | str | None = None) -> "AutoML":
+        """Create (or check) the study as ``train`` would, and run nothing: ``run_worker`` processes
+        (``genforge automl worker``) then run it. ``storage_url`` says where it is."""
+        self._open(x, training_frame, validation_frame, leaderboard_frame, None, run=False)
+        return self
+
+    def _open(self, x, training_frame, validation_frame, leaderboard_frame, on_result, run: bool) -> None:
         if training_frame is None and isinstance(x, (Frame, str, Path)):
             training_frame = x
         self._start(self.project_name, self.storage, self.out,
                     {"training": training_frame, "validation": validation_frame, "leaderboard": leaderboard_frame},
-                    self._config_for, self._budget(), on_result, self.verbose)
-        return self
+                    self._config_for, self._budget(), on_result, self.verbose, run)
 
     def _budget(self) -> dict:
         return {"max_runtime_secs": self.max_runtime_secs or None, "max_models": self.max_models}
