@@ -4,6 +4,7 @@ memorizing models are rows that cannot lead; train() again resumes the study."""
 from __future__ import annotations
 
 import json
+import time
 
 import optuna
 import pytest
@@ -141,3 +142,23 @@ def test_bad_frames_are_refused(tmp_path, frame):
         aml.train(training_frame=frame, validation_frame=frame.resize(16))
     with pytest.raises(gf.DataError, match="must be a Frame"):
         aml.train(training_frame=frame, leaderboard_frame=[1, 2, 3])
+
+
+@pytest.mark.slow
+def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp_path, frame):
+    rows = []
+    aml = vae_automl(tmp_path, max_models=None, max_runtime_secs=20, min_epochs=None, rungs=2, reduction_factor=2)
+    started = time.monotonic()
+    aml.train(training_frame=frame, on_result=rows.append)
+    elapsed = time.monotonic() - started
+    config = aml._config
+    assert config["rung_secs"] == pytest.approx([20 * 0.5 / 3, 20 * 0.5 / 3 * 2])  # two candidates, one promoted
+    assert [(r["model_id"][:5], r["rung"]) for r in rows][:2] == [("VAE_1", 0), ("VAE_2", 0)]
+    assert [r["rung"] for r in rows] == [0, 0, 1, 2]
+    leader = rows[-1]
+    latest = {r["model_id"]: r for r in rows[:3]}  # the leaderboard before the last unit
+    assert leader["model_id"] == min(latest.values(), key=lambda r: r["fid"])["model_id"]  # its leader, exploited
+    assert leader["training_secs"] > latest[leader["model_id"]]["training_secs"]
+    assert rows[2]["training_secs"] >= config["rung_secs"][1] * 0.9  # the promoted one trained its rung
+    assert elapsed < 20 * 1.5  # the budget holds, give or take the last unit's scoring
+    assert aml.leader.model_id == aml.leaderboard.best_row()["model_id"]

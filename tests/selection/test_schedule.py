@@ -75,3 +75,22 @@ def test_grid_early_stopping_after_rounds_without_improvement():
     assert s.next(views, T0).key == "c3/r0"
     views.append(view(3, "c3/r0", fid=8.5))
     assert s.next(views, T0).kind == "done"  # the last two did not beat 8.0
+
+
+def test_time_rungs_then_the_leader_gets_the_time_left():
+    s = schedule(max_models=None, round_size=3, rungs=[None, None], rung_secs=[2.0, 6.0], exploit=True,
+                 total_candidates=3, max_runtime_secs=100.0)
+    views = [view(0, "c0/r0", fid=3.0), view(1, "c1/r0", fid=1.0)]
+    first = s.next(views, T0)
+    assert first.key == "c2/r0" and first.train_secs == 2.0
+    views.append(view(2, "c2/r0", fid=2.0))
+    promoted = s.next(views, T0)
+    assert promoted.key == "c1/r1" and promoted.train_secs == 6.0
+    views.append(view(3, "c1/r1"))  # running: nothing else to do but wait for it
+    assert s.next(views, T0).kind == "wait"
+    views[3] = view(3, "c1/r1", fid=4.0)  # worse after longer training: c2 leads now, as on the leaderboard
+    exploit = s.next(views, T0)
+    assert exploit.key == "c2/r2" and exploit.train_secs is None
+    assert 0 < exploit.seconds_left <= 100.0 - 4.0
+    views.append(view(4, "c2/r2", fid=0.5))
+    assert s.next(views, T0).kind == "done"

@@ -78,7 +78,8 @@ CHILD = textwrap.dedent("""
 
     end_epoch = VAETask.end_epoch
     VAETask.end_epoch = lambda self, epoch: (time.sleep(0.4), end_epoch(self, epoch))[1]
-    vae_automl(Path(sys.argv[1]), project_name="killed", max_models=2, rungs=1, min_epochs=8).train(
+    vae_automl(Path(sys.argv[1]), project_name="killed", max_models=2, rungs=1, min_epochs=8,
+               fixed_params={{"width": 8, "batch_size": 16, "architecture": "mlp", "checkpoint_every": 1}}).train(
         training_frame=make_frame(n=64, size=8))
 """)
 
@@ -106,7 +107,8 @@ def test_a_killed_search_resumes_rerunning_only_the_interrupted_unit(tmp_path, f
     assert 2 <= len(before) < 8
 
     rows = []
-    aml = vae_automl(tmp_path, project_name="killed", max_models=2, rungs=1, min_epochs=8)
+    aml = vae_automl(tmp_path, project_name="killed", max_models=2, rungs=1, min_epochs=8,
+                     fixed_params={"width": 8, "batch_size": 16, "architecture": "mlp", "checkpoint_every": 1})
     aml.train(training_frame=frame, on_result=rows.append)
     assert [r["model_id"] for r in rows] == ["VAE_1_killed", "VAE_2_killed"]
     study = optuna.load_study(study_name="killed", storage=aml.storage_url)
