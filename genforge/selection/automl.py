@@ -29,6 +29,7 @@ from genforge.selection.space import build_space, choose_algos
 
 DEFAULT_RUNTIME_SECS = 3600.0  # H2OAutoML's when neither max_runtime_secs nor max_models is given
 EXPLORE_SHARE = 0.5  # of a time budget spent on the successive-halving round; the leader gets the rest
+MIN_RUNG_SECS = 10.0  # the shortest first rung of a time budget
 EPOCH_CAP = 100000  # time rungs: epochs only cap a run, the rung's seconds end it
 STEPS_AT_FIRST_RUNG = 300  # min_epochs="auto": about this many optimisation steps (of 64 images) per candidate
 
@@ -114,13 +115,19 @@ class AutoML(SearchResults):
         }
         if self.max_runtime_secs and self.min_epochs is None:
             # Rungs of training seconds: one round taking EXPLORE_SHARE of the budget, then the leader
-            # resumed for the rest (see schedule).
-            n = min(size, self.max_models or size)
-            counts = [n] + [max(1, n // eta ** k) for k in range(1, self.rungs)]
-            cost = sum(c * (eta ** k - (eta ** (k - 1) if k else 0)) for k, c in enumerate(counts))
-            first = EXPLORE_SHARE * self.max_runtime_secs / cost
-            config.update(rungs=[None] * self.rungs, rung_secs=[first * eta ** k for k in range(self.rungs)],
-                          exploit=True, total_candidates=n, epoch_cap=EPOCH_CAP)
+            # resumed for the rest (see schedule). A small budget gets fewer rungs (fewer candidates)
+            # rather than candidates too brief to tell apart.
+            rungs = self.rungs
+            while True:
+                n = min(eta ** (rungs - 1), self.max_models or eta ** (rungs - 1))
+                counts = [n] + [max(1, n // eta ** k) for k in range(1, rungs)]
+                cost = sum(c * (eta ** k - (eta ** (k - 1) if k else 0)) for k, c in enumerate(counts))
+                first = EXPLORE_SHARE * self.max_runtime_secs / cost
+                if first >= MIN_RUNG_SECS or rungs == 1:
+                    break
+                rungs -= 1
+            config.update(rungs=[None] * rungs, rung_secs=[first * eta ** k for k in range(rungs)], exploit=True,
+                          total_candidates=n, round_size=n, epoch_cap=EPOCH_CAP)
         else:
             epochs = self.min_epochs or max(1, min(50, math.ceil(STEPS_AT_FIRST_RUNG * 64 / max(1, len(training)))))
             config.update(rungs=[epochs * eta ** k for k in range(self.rungs)])

@@ -145,7 +145,10 @@ def test_bad_frames_are_refused(tmp_path, frame):
 
 
 @pytest.mark.slow
-def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp_path, frame):
+def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp_path, frame, monkeypatch):
+    import genforge.selection.automl as automl_module
+
+    monkeypatch.setattr(automl_module, "MIN_RUNG_SECS", 1.0)  # a 20 s search with two rungs
     rows = []
     aml = vae_automl(tmp_path, max_models=None, max_runtime_secs=20, min_epochs=None, rungs=2, reduction_factor=2)
     started = time.monotonic()
@@ -162,3 +165,13 @@ def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp
     assert rows[2]["training_secs"] >= config["rung_secs"][1] * 0.9  # the promoted one trained its rung
     assert elapsed < 20 * 1.5  # the budget holds, give or take the last unit's scoring
     assert aml.leader.model_id == aml.leaderboard.best_row()["model_id"]
+
+
+@pytest.mark.parametrize("minutes, rungs, candidates", [(0.1, 1, 1), (2, 2, 3), (20, 3, 9)])
+def test_a_small_time_budget_gets_fewer_rungs_not_briefer_candidates(frame, minutes, rungs, candidates):
+    from genforge.selection.automl import EXPLORE_SHARE, MIN_RUNG_SECS
+
+    config = gf.AutoML(max_runtime_secs=minutes * 60, include_algos=["gan", "vae"])._config_for(frame)
+    assert (len(config["rung_secs"]), config["round_size"]) == (rungs, candidates)
+    assert config["rung_secs"][0] >= MIN_RUNG_SECS or rungs == 1
+    assert config["rung_secs"][-1] <= EXPLORE_SHARE * minutes * 60
