@@ -7,9 +7,11 @@
 
 It searches GAN, VAE and, where diffusers is installed, the diffusion estimator over their main settings
 (``space``), starting from their tuned defaults, and spends the budget by successive halving
-(``schedule``): rounds of ``reduction_factor ** (rungs - 1)`` candidates trained ``min_epochs`` epochs,
-the best ``1 / reduction_factor`` of each rung resumed from their checkpoints for ``reduction_factor``
-times as many. The search lives in an Optuna study (``storage``), so ``train`` again resumes it and
+(``schedule``): rounds of ``reduction_factor ** (rungs - 1)`` candidates trained briefly, the best
+``1 / reduction_factor`` of each rung resumed from their checkpoints for ``reduction_factor`` times as
+long. With a time budget (and no ``min_epochs``) the rungs are seconds of training: one round sized to take
+half the budget, then the leader is resumed for all the time left; with ``min_epochs`` (or only
+``max_models``) they are epochs, and rounds follow one another while the budget lasts. The search lives in an Optuna study (``storage``), so ``train`` again resumes it and
 ``genforge automl worker`` processes can join it.
 """
 
@@ -26,6 +28,9 @@ from genforge.selection.results import SearchResults, check_number, default_name
 from genforge.selection.space import build_space, choose_algos
 
 DEFAULT_RUNTIME_SECS = 3600.0  # H2OAutoML's when neither max_runtime_secs nor max_models is given
+EXPLORE_SHARE = 0.5  # of a time budget spent on the successive-halving round; the leader gets the rest
+MIN_RUNG_SECS = 10.0  # the shortest first rung of a time budget
+EPOCH_CAP = 100000  # time rungs: epochs only cap a run, the rung's seconds end it
 STEPS_AT_FIRST_RUNG = 300  # min_epochs="auto": about this many optimisation steps (of 64 images) per candidate
 
 
@@ -79,26 +84,54 @@ class AutoML(SearchResults):
         Candidates are scored on ``leaderboard_frame``, else ``validation_frame``, else a held-out tenth
         of the training frame. ``on_result(row)`` is called with each candidate's leaderboard row when it
         is scored or fails (a promoted candidate again at each rung)."""
+        self._open(x, training_frame, validation_frame, leaderboard_frame, on_result, run=True)
+        return self
+
+    def prepare(self, x: Any = None, training_frame: Frame | str | None = None,
+                validation_frame: Frame | str | None = None, leaderboard_frame: Frame | str | None = None) -> "AutoML":
+        """Create (or check) the study as ``train`` would, and run nothing: ``run_worker`` processes
+        (``genforge automl worker``) then run it. ``storage_url`` says where it is."""
+        self._open(x, training_frame, validation_frame, leaderboard_frame, None, run=False)
+        return self
+
+    def _open(self, x, training_frame, validation_frame, leaderboard_frame, on_result, run: bool) -> None:
         if training_frame is None and isinstance(x, (Frame, str, Path)):
             training_frame = x
         self._start(self.project_name, self.storage, self.out,
                     {"training": training_frame, "validation": validation_frame, "leaderboard": leaderboard_frame},
-                    self._config_for, self._budget(), on_result, self.verbose)
-        return self
+                    self._config_for, self._budget(), on_result, self.verbose, run)
 
     def _budget(self) -> dict:
         return {"max_runtime_secs": self.max_runtime_secs or None, "max_models": self.max_models}
 
     def _config_for(self, training: Frame) -> dict:
-        space = build_space(self.algos, self.fixed_params, training)
-        min_epochs = self.min_epochs or max(1, min(50, math.ceil(STEPS_AT_FIRST_RUNG * 64 / max(1, len(training)))))
-        return {
-            "kind": "automl", "algos": self.algos, "space": space, "fixed_params": self.fixed_params,
-            "seed": self.seed if self.seed is not None else _new_seed(), "sort_metric": self.sort_metric,
-            "memorization_threshold": self.memorization_threshold, "score_samples": self.score_samples,
-            "evaluator": self.evaluator, "rungs": [min_epochs * self.reduction_factor ** k for k in range(self.rungs)],
-            "round_size": self.reduction_factor ** (self.rungs - 1), "reduction_factor": self.reduction_factor,
+        eta, size = self.reduction_factor, self.reduction_factor ** (self.rungs - 1)
+        config = {
+            "kind": "automl", "algos": self.algos, "space": build_space(self.algos, self.fixed_params, training),
+            "fixed_params": self.fixed_params, "seed": self.seed if self.seed is not None else _new_seed(),
+            "sort_metric": self.sort_metric, "memorization_threshold": self.memorization_threshold,
+            "score_samples": self.score_samples, "evaluator": self.evaluator, "round_size": size,
+            "reduction_factor": eta,
         }
+        if self.max_runtime_secs and self.min_epochs is None:
+            # Rungs of training seconds: one round taking EXPLORE_SHARE of the budget, then the leader
+            # resumed for the rest (see schedule). A small budget gets fewer rungs (fewer candidates)
+            # rather than candidates too brief to tell apart.
+            rungs = self.rungs
+            while True:
+                n = min(eta ** (rungs - 1), self.max_models or eta ** (rungs - 1))
+                counts = [n] + [max(1, n // eta ** k) for k in range(1, rungs)]
+                cost = sum(c * (eta ** k - (eta ** (k - 1) if k else 0)) for k, c in enumerate(counts))
+                first = EXPLORE_SHARE * self.max_runtime_secs / cost
+                if first >= MIN_RUNG_SECS or rungs == 1:
+                    break
+                rungs -= 1
+            config.update(rungs=[None] * rungs, rung_secs=[first * eta ** k for k in range(rungs)], exploit=True,
+                          total_candidates=n, round_size=n, epoch_cap=EPOCH_CAP)
+        else:
+            epochs = self.min_epochs or max(1, min(50, math.ceil(STEPS_AT_FIRST_RUNG * 64 / max(1, len(training)))))
+            config.update(rungs=[epochs * eta ** k for k in range(self.rungs)])
+        return config
 
     def __repr__(self) -> str:
         state = f", {self.leaderboard.summary()}" if self._study is not None else ""

@@ -19,7 +19,7 @@ import random
 from pathlib import Path
 from typing import Any, Callable
 
-from genforge.errors import ParameterError
+from genforge.errors import DataError, ParameterError
 from genforge.frame import Frame
 from genforge.selection.leaderboard import Leaderboard, check_sort_metric
 from genforge.selection.results import SearchResults, check_number, default_name
@@ -83,9 +83,9 @@ class GridSearch(SearchResults):
         for combo in self.combinations:  # before anything trains: every model must suit the frame
             try:
                 cls(**{**self.base_params, **combo}).check_training_frame(training)
-            except ParameterError as error:
-                raise ParameterError(f"hyper_params combination {combo} does not suit the training frame: "
-                                     f"{error}") from None
+            except (ParameterError, DataError) as error:
+                raise type(error)(f"hyper_params combination {combo} does not suit the training frame: "
+                                  f"{error}") from None
         criteria = self.search_criteria
         seed = self.base_params.get("seed")
         return {

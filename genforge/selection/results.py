@@ -48,9 +48,13 @@ class SearchResults:
     sort_metric: str = "fid"
 
     # ------------------------------------------------------------------------------ running
+    _context: Context | None = None
+    storage_url: str | None = None
+
     def _start(self, name: str, storage: str | None, out: Path, frames: dict[str, Any],
-               make_config: Callable[[Frame], dict], budget: dict, on_result, verbose: bool) -> None:
-        """Create the study (or resume the existing one of this name), then run units until done."""
+               make_config: Callable[[Frame], dict], budget: dict, on_result, verbose: bool,
+               run: bool = True) -> None:
+        """Create the study (or resume the existing one of this name), then (``run``) run units until done."""
         check_name(name)
         loaded = {role: as_frame(value, role) for role, value in frames.items()}
         if loaded["training"] is None:
@@ -74,9 +78,11 @@ class SearchResults:
                                          "data to resume it, or another project name for a new search.")
             config = {**stored, **budget}
             set_config(study, config)
-        self._study, self._config = study, config
-        context = Context.from_frames(config, loaded["training"], loaded.get("validation"), loaded.get("leaderboard"))
-        work(study, config, on_result, echo_stderr if verbose else None, context)
+        self._study, self._config, self.storage_url = study, config, url
+        if run:
+            context = Context.from_frames(config, loaded["training"], loaded.get("validation"),
+                                          loaded.get("leaderboard"))
+            work(study, config, on_result, echo_stderr if verbose else None, context)
 
     def _require(self) -> None:
         if self._study is None:

@@ -8,7 +8,9 @@ a unit of work any worker can take, a killed one is re-run from the last epoch w
 trials, all trained for the same budget, are what Optuna's sampler learns from (promotion trials carry no
 Optuna parameters, so longer training does not look like better settings).
 
-Candidates are numbered in order; round ``j`` holds candidates ``j*round_size ...``. When every candidate
+Rungs are epochs (``rungs``) or, for a time budget, seconds of training (``rung_secs``: one round sized
+so that it takes ``EXPLORE_SHARE`` of the budget, after which the leader is resumed once more for all the
+time left, ``exploit``). Candidates are numbered in order; round ``j`` holds candidates ``j*round_size ...``. When every candidate
 of a round has a result at rung ``k``, the best ``max(1, n // reduction_factor)`` of those that are ``ok``
 go on to rung ``k + 1``, resumed from their checkpoints. Re-runs of interrupted units come first, then
 promotions, then a new candidate while the budget (``max_models``, ``max_runtime_secs`` of work summed over
@@ -42,7 +44,8 @@ class Action:
     kind: str  # "run", "wait" (others are running what decides the next step) or "done"
     candidate: int = -1
     rung: int = 0
-    seconds_left: float | None = None
+    seconds_left: float | None = None  # of the search's budget, for training (scoring time set aside)
+    train_secs: float | None = None  # the candidate's training seconds to reach at this rung (time rungs)
 
     @property
     def key(self) -> str:
@@ -62,6 +65,8 @@ class Schedule:
     total_candidates: int | None = None  # a grid's size
     stopping_rounds: int = 0
     stopping_tolerance: float = 1e-3
+    rung_secs: list[float] | None = None
+    exploit: bool = False
 
     @classmethod
     def from_config(cls, config: dict) -> "Schedule":
@@ -70,7 +75,8 @@ class Schedule:
                    max_models=config.get("max_models"), max_runtime_secs=config.get("max_runtime_secs"),
                    total_candidates=config.get("total_candidates"),
                    stopping_rounds=int(config.get("stopping_rounds") or 0),
-                   stopping_tolerance=float(config.get("stopping_tolerance") or 0.0))
+                   stopping_tolerance=float(config.get("stopping_tolerance") or 0.0),
+                   rung_secs=config.get("rung_secs"), exploit=bool(config.get("exploit")))
 
     def spent(self, views: list[TrialView], now: _dt.datetime | None = None) -> float:
         """Seconds of work the search's trials have taken (running ones so far)."""
@@ -87,11 +93,13 @@ class Schedule:
         left = None if not self.max_runtime_secs else self.max_runtime_secs - self.spent(views, now)
         if left is not None and left <= 0:
             return Action("done")
+        if left is not None:
+            left = max(1.0, left - self._overhead(views))
         count = 1 + max((parsed[0] for parsed in map(parse_key, live) if parsed), default=-1)
         more = self._more_candidates(count, results)
         for i in range(count):  # an interrupted candidate first
             if unit_key(i, 0) not in live:
-                return Action("run", i, 0, left)
+                return Action("run", i, 0, left, self.rung_secs[0] if self.rung_secs else None)
         for start in range(0, count, self.round_size):
             members = list(range(start, min(start + self.round_size, count)))
             if len(members) < self.round_size and more:
@@ -99,8 +107,12 @@ class Schedule:
             action = self._promotion(members, live, results, left)
             if action is not None:
                 return action
+        if self.exploit and not more and left is not None:
+            action = self._exploitation(count, live, results, left)
+            if action is not None:
+                return action
         if more:
-            return Action("run", count, 0, left)
+            return Action("run", count, 0, left, self.rung_secs[0] if self.rung_secs else None)
         return Action("wait") if running else Action("done")
 
     def _promotion(self, members: list[int], live: dict, results: dict, left: float | None) -> Action | None:
@@ -115,8 +127,31 @@ class Schedule:
             at = ranked[:quota]
             for i in at:
                 if unit_key(i, rung + 1) not in live:
-                    return Action("run", i, rung + 1, left)
+                    secs = self.rung_secs[rung + 1] if self.rung_secs else None
+                    return Action("run", i, rung + 1, left, secs)
         return None
+
+    def _exploitation(self, count: int, live: dict, results: dict, left: float) -> Action | None:
+        """Once every unit of the round has run: the leader, resumed for the time left (one unit)."""
+        last = len(self.rungs)
+        if any(unit_key(i, last) in live for i in range(count)) or any(k not in results for k in live):
+            return None  # done already, or units still running may change who leads
+        latest = {}  # each candidate's row at its highest rung, as the leaderboard ranks them
+        for i in range(count):
+            for r in range(last):
+                if unit_key(i, r) in results:
+                    latest[i] = results[unit_key(i, r)]
+        ranked = sorted((self._order(row), i) for i, row in latest.items() if self._score(row) is not None)
+        return Action("run", ranked[0][1], last, left) if ranked else None
+
+    @staticmethod
+    def _overhead(views: list[TrialView]) -> float:
+        """Seconds a unit spends besides training (set-up, scoring, saving): the mean over finished units,
+        set aside from the budget so that the last unit's scoring fits in it."""
+        now = _dt.datetime.now()
+        extra = [t.seconds(now) - float(t.row.get("training_secs") or 0.0)
+                 for t in views if t.row is not None and t.is_live and t.completed is not None]
+        return max(0.0, sum(extra) / len(extra)) if extra else 0.0
 
     def _score(self, row: dict) -> float | None:
         value = row.get(self.sort_metric)

@@ -102,9 +102,13 @@ def _run(ctx: Context, study, trial, config: dict, action) -> dict:
         storage.set_trial_user_attr(trial._trial_id, "params", params)
     else:
         algo, params = attrs["algo"], dict(attrs["params"])
-    epochs = config["rungs"][action.rung] or int(params.get("epochs") or _default_epochs(algo))
+    rungs = config["rungs"]
+    epochs = rungs[action.rung] if action.rung < len(rungs) else None  # past the last: the leader, exploited
+    if epochs is None:  # time rungs: epochs only cap the run; a grid: the model's own epochs
+        epochs = config.get("epoch_cap") or int(params.get("epochs") or _default_epochs(algo))
     model_id = f"{algo.upper()}_{action.candidate + 1}_{study.study_name}"
-    unit = Unit(action.candidate, action.rung, algo, params, int(epochs), model_id, action.seconds_left)
+    unit = Unit(action.candidate, action.rung, algo, params, int(epochs), model_id, action.seconds_left,
+                action.train_secs, _trained_secs(study, action.candidate, action.rung))
     row = run_unit(ctx, unit)
     storage.set_trial_user_attr(trial._trial_id, "row", row)
     value = row.get(config["sort_metric"])
@@ -113,6 +117,16 @@ def _run(ctx: Context, study, trial, config: dict, action) -> dict:
     else:
         study.tell(trial, state=optuna().trial.TrialState.FAIL)
     return row
+
+
+def _trained_secs(study, candidate: int, rung: int) -> float:
+    """The candidate's training seconds at its last rung before ``rung`` (0 for a fresh one)."""
+    best = (-1, 0.0)
+    for view in trials(study):
+        parsed = parse_key(view.key)
+        if parsed and parsed[0] == candidate and parsed[1] < rung and view.row is not None and view.is_live:
+            best = max(best, (parsed[1], float(view.row.get("training_secs") or 0.0)))
+    return best[1]
 
 
 def _sampling_trial(study, trial, config: dict):
