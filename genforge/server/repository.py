@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from genforge.errors import GenforgeError
 from genforge.frame import Frame
-from genforge.server.db import Database, FrameRow, JobRow, LeaderboardRow, ModelRow, ServedRow, utcnow
+from genforge.server.db import SEARCH_KINDS, Database, FrameRow, JobRow, LeaderboardRow, ModelRow, ServedRow, utcnow
 from genforge.server.errors import ApiError, not_found
 from genforge.server.settings import Settings
 from genforge.server.store import new_id, save_frame
@@ -173,7 +173,18 @@ class Repository:
             session.commit()
         for folder in (row.run_dir, *(c.run_dir for c in children)):
             shutil.rmtree(folder, ignore_errors=True)
+        if row.kind in SEARCH_KINDS:
+            self._delete_study(row.id)
         return row
+
+    def _delete_study(self, name: str) -> None:
+        """Remove a deleted search's Optuna study (its trials) from the database, when there is one."""
+        try:
+            import optuna
+
+            optuna.delete_study(study_name=name, storage=self.db.url)
+        except Exception as error:  # noqa: BLE001 - no study (it never started), or no Optuna: nothing to remove
+            log.info("no study %s removed: %s", name, type(error).__name__)
 
     # ------------------------------------------------------------------------------ models
     def id_taken(self, ident: str) -> bool:

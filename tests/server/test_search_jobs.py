@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from .conftest import upload, wait_for
+from .conftest import DATABASES, upload, wait_for
 
 # Two tiny candidates of one epoch each, scored on 16 samples with the built-in 8x8 (digits) evaluator.
 TINY_AUTOML = {"max_runtime_secs": 300, "max_models": 2, "include_algos": ["gan", "vae"], "min_epochs": 1, "rungs": 1,
@@ -27,7 +27,8 @@ def _watch(client, search_id: str, timeout: float = 240.0) -> tuple[dict, list[d
         time.sleep(0.2)
 
 
-def test_automl_job_fills_its_leaderboard_serves_its_leader_and_holds_one_slot(client, saved_gan):
+@DATABASES  # the study lives in the server's own database: SQLite, and PostgreSQL where the tests have one
+def test_automl_job_fills_its_leaderboard_serves_its_leader_and_holds_one_slot(client):
     frame = upload(client)["id"]
     created = client.post("/api/v1/automl", json={"training_frame": frame, "project_name": "blobs", **TINY_AUTOML})
     assert created.status_code == 201, created.text
@@ -71,6 +72,13 @@ def test_automl_job_fills_its_leaderboard_serves_its_leader_and_holds_one_slot(c
     assert client.get("/v2/models/blobs").json()["platform"] == f"genforge_{board['rows'][1]['algo']}"
     assert client.post(f"/api/v1/automl/{search['id']}/cancel").status_code == 409
     wait_for(client, train, ("done",))
+    # Deleting the search removes its leaderboard and its Optuna study; its models stay.
+    assert client.delete(f"/api/v1/jobs/{search['id']}").status_code == 204
+    import optuna
+
+    studies = optuna.get_all_study_summaries(client.app.state.ctx.db.url, include_best_trial=False)
+    assert search["id"] not in {s.study_name for s in studies}
+    assert client.get(f"/api/v1/models/{other}").status_code == 200
 
 
 def test_grid_with_two_workers_stays_within_max_jobs(make_client):
