@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from .conftest import DATABASES, upload, wait_for
+
+pytestmark = pytest.mark.slow
 
 # Two tiny candidates of one epoch each, scored on 16 samples with the built-in 8x8 (digits) evaluator.
 TINY_AUTOML = {"max_runtime_secs": 300, "max_models": 2, "include_algos": ["gan", "vae"], "min_epochs": 1, "rungs": 1,

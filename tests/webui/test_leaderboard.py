@@ -5,8 +5,11 @@ sorts by a column, shows a sample thumbnail per model, and its Serve button make
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from .conftest import npz_bytes
+
+pytestmark = pytest.mark.slow
 
 
 def _column(page, key: str) -> list[float]:
