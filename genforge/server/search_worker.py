@@ -179,10 +179,16 @@ def _start_workers(repo, job, workers: int) -> None:
 
 
 def _wait_for_workers(repo, job, reporter) -> None:
-    from sqlalchemy import select
+    """The study is done: worker jobs still queued are not needed any more; running ones finish their trial."""
+    from sqlalchemy import select, update
 
-    from genforge.server.db import JobRow
+    from genforge.server.db import JobRow, utcnow
 
+    with repo.db.session() as session:
+        session.execute(update(JobRow).where(JobRow.parent == job.id, JobRow.status == "queued").values(
+            status="cancelled", finished=utcnow(), updated=utcnow(),
+            message="not needed: the search had run all its trials before this job started."))
+        session.commit()
     while True:
         with repo.db.session() as session:
             active = session.scalars(select(JobRow.id).where(JobRow.parent == job.id, JobRow.status.in_(
