@@ -132,17 +132,22 @@ class Schedule:
         return None
 
     def _exploitation(self, count: int, live: dict, results: dict, left: float) -> Action | None:
-        """Once every unit of the round has run: the leader, resumed for the time left (one unit)."""
+        """Once every unit of the round has run: the leader, resumed for the time left. Again when the
+        budget is raised later (each time one rung higher), never for less than the first rung's time."""
         last = len(self.rungs)
-        if any(unit_key(i, last) in live for i in range(count)) or any(k not in results for k in live):
-            return None  # done already, or units still running may change who leads
-        latest = {}  # each candidate's row at its highest rung, as the leaderboard ranks them
-        for i in range(count):
-            for r in range(last):
-                if unit_key(i, r) in results:
-                    latest[i] = results[unit_key(i, r)]
-        ranked = sorted((self._order(row), i) for i, row in latest.items() if self._score(row) is not None)
-        return Action("run", ranked[0][1], last, left) if ranked else None
+        if any(k not in results for k in live):
+            return None  # units still running may change who leads
+        done = [r for i, r in map(parse_key, live) if r >= last]
+        if done and left < (self.rung_secs or [0.0])[0]:
+            return None
+        rung = max(done, default=last - 1) + 1
+        latest: dict[int, tuple[int, dict]] = {}  # each candidate's row at its highest rung, as ranked
+        for key, row in results.items():
+            i, r = parse_key(key)
+            if i not in latest or r > latest[i][0]:
+                latest[i] = (r, row)
+        ranked = sorted((self._order(row), i) for i, (_, row) in latest.items() if self._score(row) is not None)
+        return Action("run", ranked[0][1], rung, left) if ranked else None
 
     @staticmethod
     def _overhead(views: list[TrialView]) -> float:
