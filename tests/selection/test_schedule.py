@@ -104,3 +104,11 @@ def test_a_raised_time_budget_exploits_the_leader_again():
     s.max_runtime_secs = 60.0
     again = s.next(views, T0)
     assert again.key == "c0/r2" and again.seconds_left > 30
+
+
+def test_exploring_past_its_share_cuts_the_round_short_for_the_leader():
+    s = schedule(max_models=None, round_size=3, rungs=[None, None], rung_secs=[2.0, 6.0], exploit=True,
+                 total_candidates=3, max_runtime_secs=30.0, explore_secs=10.0)
+    views = [view(0, "c0/r0", fid=3.0, seconds=2.0), view(1, "c1/r0", fid=9.0, seconds=9.0)]  # slow scoring
+    action = s.next(views, T0)
+    assert action.key == "c0/r2" and action.seconds_left > 10  # c2 never runs, nor c0 at rung 1
