@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import torch
 from scipy.stats import spearmanr
 
 import genforge as gf
@@ -47,14 +49,16 @@ def test_fid(model, test: gf.Frame, training: gf.Frame, samples: int) -> dict:
     return {"fid": scores.get("fid"), "memorization": scores.get("memorization"), "recall": scores.get("recall")}
 
 
-def run(name: str, minutes: float, seed: int, samples: int, algos: list[str] | None, workdir: Path) -> dict:
+def run(name: str, minutes: float, seed: int, samples: int, search_samples: int, algos: list[str] | None,
+        workdir: Path) -> dict:
     budget = minutes * 60
     fit, board, test = splits(name)
     print(f"\n== {name}: {len(fit)} training, {len(board)} leaderboard, {len(test)} test images; "
           f"{minutes:g} min each", flush=True)
     started = time.monotonic()
     aml = gf.AutoML(max_runtime_secs=budget, seed=seed, project_name=f"bench_{name}", out=workdir / name,
-                    include_algos=algos, score_samples=samples).train(training_frame=fit, leaderboard_frame=board)
+                    include_algos=algos, score_samples=search_samples).train(training_frame=fit,
+                                                                             leaderboard_frame=board)
     automl_secs = time.monotonic() - started
     leaderboard = aml.leaderboard
     print(repr(leaderboard), flush=True)
@@ -74,7 +78,8 @@ def run(name: str, minutes: float, seed: int, samples: int, algos: list[str] | N
     leader = leaderboard.best_row()
     leader_test = next((r["test"] for r in rescored if leader and r["model_id"] == leader["model_id"]), None)
     result = {
-        "dataset": name, "minutes": minutes, "seed": seed, "score_samples": samples,
+        "dataset": name, "minutes": minutes, "seed": seed, "score_samples": samples, "search_samples": search_samples,
+        "threads": torch.get_num_threads(),
         "automl_secs": round(automl_secs, 1), "default_secs": round(default_secs, 1),
         "default": {"epochs": len(default.scoring_history()), **default_test},
         "leader": {**(leader or {}), "test": leader_test}, "leaderboard": json.loads(leaderboard.to_json()),
@@ -99,15 +104,23 @@ def main() -> None:
     parser.add_argument("--datasets", default="digits,fashion-mnist")
     parser.add_argument("--minutes", type=float, default=20.0, help="budget of AutoML and of the default, each")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--score-samples", type=int, default=2000, help="generated images per score")
+    parser.add_argument("--score-samples", type=int, default=2000, help="generated images per test score")
+    parser.add_argument("--search-samples", type=int, default=1000, help="generated images per leaderboard score")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads; 0 = the cores the 1-minute load average leaves idle (at least 1)")
     parser.add_argument("--include-algos", default=None, help="e.g. gan,vae (default: all installed)")
     parser.add_argument("--json", default=None, help="write the figures here")
     parser.add_argument("--keep", default=None, help="keep the searches' models in this folder")
     args = parser.parse_args()
+    # On a shared machine more threads than idle cores is far slower than fewer (see bench_cnn.py): a GAN
+    # epoch on digits took 24 s on 2 threads at load 8 and 1 s on one.
+    cpus = os.cpu_count() or 1
+    torch.set_num_threads(args.threads or max(1, min(cpus, cpus - round(os.getloadavg()[0]))))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}")
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-automl-"))
     algos = args.include_algos.split(",") if args.include_algos else None
     try:
-        results = [run(name, args.minutes, args.seed, args.score_samples, algos, workdir)
+        results = [run(name, args.minutes, args.seed, args.score_samples, args.search_samples, algos, workdir)
                    for name in args.datasets.split(",")]
     finally:
         if not args.keep:

@@ -10,7 +10,7 @@ It searches GAN, VAE and, where diffusers is installed, the diffusion estimator 
 (``schedule``): rounds of ``reduction_factor ** (rungs - 1)`` candidates trained briefly, the best
 ``1 / reduction_factor`` of each rung resumed from their checkpoints for ``reduction_factor`` times as
 long. With a time budget (and no ``min_epochs``) the rungs are seconds of training: one round sized to take
-half the budget, then the leader is resumed for all the time left; with ``min_epochs`` (or only
+a third of the budget, then the leader is resumed for all the time left; with ``min_epochs`` (or only
 ``max_models``) they are epochs, and rounds follow one another while the budget lasts. The search lives in an Optuna study (``storage``), so ``train`` again resumes it and
 ``genforge automl worker`` processes can join it.
 """
@@ -28,7 +28,7 @@ from genforge.selection.results import SearchResults, check_number, default_name
 from genforge.selection.space import build_space, choose_algos
 
 DEFAULT_RUNTIME_SECS = 3600.0  # H2OAutoML's when neither max_runtime_secs nor max_models is given
-EXPLORE_SHARE = 0.5  # of a time budget spent on the successive-halving round; the leader gets the rest
+EXPLORE_SHARE = 1 / 3  # of a time budget for the successive-halving round; the leader gets the rest
 MIN_RUNG_SECS = 10.0  # the shortest first rung of a time budget
 EPOCH_CAP = 100000  # time rungs: epochs only cap a run, the rung's seconds end it
 STEPS_AT_FIRST_RUNG = 300  # min_epochs="auto": about this many optimisation steps (of 64 images) per candidate
@@ -127,7 +127,8 @@ class AutoML(SearchResults):
                     break
                 rungs -= 1
             config.update(rungs=[None] * rungs, rung_secs=[first * eta ** k for k in range(rungs)], exploit=True,
-                          total_candidates=n, round_size=n, epoch_cap=EPOCH_CAP)
+                          total_candidates=n, round_size=n, epoch_cap=EPOCH_CAP,
+                          explore_secs=EXPLORE_SHARE * self.max_runtime_secs)
         else:
             epochs = self.min_epochs or max(1, min(50, math.ceil(STEPS_AT_FIRST_RUNG * 64 / max(1, len(training)))))
             config.update(rungs=[epochs * eta ** k for k in range(self.rungs)])

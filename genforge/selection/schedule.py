@@ -10,7 +10,8 @@ Optuna parameters, so longer training does not look like better settings).
 
 Rungs are epochs (``rungs``) or, for a time budget, seconds of training (``rung_secs``: one round sized
 so that it takes ``EXPLORE_SHARE`` of the budget, after which the leader is resumed once more for all the
-time left, ``exploit``). Candidates are numbered in order; round ``j`` holds candidates ``j*round_size ...``. When every candidate
+time left, ``exploit``; when exploring overruns its share, say because scoring a slow sampler took long,
+the round is cut short there and the leader gets the rest). Candidates are numbered in order; round ``j`` holds candidates ``j*round_size ...``. When every candidate
 of a round has a result at rung ``k``, the best ``max(1, n // reduction_factor)`` of those that are ``ok``
 go on to rung ``k + 1``, resumed from their checkpoints. Re-runs of interrupted units come first, then
 promotions, then a new candidate while the budget (``max_models``, ``max_runtime_secs`` of work summed over
@@ -67,6 +68,7 @@ class Schedule:
     stopping_tolerance: float = 1e-3
     rung_secs: list[float] | None = None
     exploit: bool = False
+    explore_secs: float | None = None  # time rungs: past this much work, no more exploring, only the leader
 
     @classmethod
     def from_config(cls, config: dict) -> "Schedule":
@@ -76,7 +78,8 @@ class Schedule:
                    total_candidates=config.get("total_candidates"),
                    stopping_rounds=int(config.get("stopping_rounds") or 0),
                    stopping_tolerance=float(config.get("stopping_tolerance") or 0.0),
-                   rung_secs=config.get("rung_secs"), exploit=bool(config.get("exploit")))
+                   rung_secs=config.get("rung_secs"), exploit=bool(config.get("exploit")),
+                   explore_secs=config.get("explore_secs"))
 
     def spent(self, views: list[TrialView], now: _dt.datetime | None = None) -> float:
         """Seconds of work the search's trials have taken (running ones so far)."""
@@ -90,11 +93,16 @@ class Schedule:
                 live[t.key] = t
         results = {k: t.row for k, t in live.items() if t.row is not None}
         running = any(t.state == "RUNNING" for t in live.values())
-        left = None if not self.max_runtime_secs else self.max_runtime_secs - self.spent(views, now)
+        spent = self.spent(views, now)
+        left = None if not self.max_runtime_secs else self.max_runtime_secs - spent
         if left is not None and left <= 0:
             return Action("done")
         if left is not None:
             left = max(1.0, left - self._overhead(views))
+        if self.exploit and left is not None and self.explore_secs is not None and spent >= self.explore_secs:
+            # Exploring took its share (slow scoring, say): what is left goes to the leader.
+            action = self._exploitation(live, results, left)
+            return action or (Action("wait") if running else Action("done"))
         count = 1 + max((parsed[0] for parsed in map(parse_key, live) if parsed), default=-1)
         more = self._more_candidates(count, results)
         for i in range(count):  # an interrupted candidate first
@@ -108,7 +116,7 @@ class Schedule:
             if action is not None:
                 return action
         if self.exploit and not more and left is not None:
-            action = self._exploitation(count, live, results, left)
+            action = self._exploitation(live, results, left)
             if action is not None:
                 return action
         if more:
@@ -131,18 +139,23 @@ class Schedule:
                     return Action("run", i, rung + 1, left, secs)
         return None
 
-    def _exploitation(self, count: int, live: dict, results: dict, left: float) -> Action | None:
-        """Once every unit of the round has run: the leader, resumed for the time left (one unit)."""
+    def _exploitation(self, live: dict, results: dict, left: float) -> Action | None:
+        """Once every unit of the round has run: the leader, resumed for the time left. Again when the
+        budget is raised later (each time one rung higher), never for less than the first rung's time."""
         last = len(self.rungs)
-        if any(unit_key(i, last) in live for i in range(count)) or any(k not in results for k in live):
-            return None  # done already, or units still running may change who leads
-        latest = {}  # each candidate's row at its highest rung, as the leaderboard ranks them
-        for i in range(count):
-            for r in range(last):
-                if unit_key(i, r) in results:
-                    latest[i] = results[unit_key(i, r)]
-        ranked = sorted((self._order(row), i) for i, row in latest.items() if self._score(row) is not None)
-        return Action("run", ranked[0][1], last, left) if ranked else None
+        if any(k not in results for k in live):
+            return None  # units still running may change who leads
+        done = [r for i, r in map(parse_key, live) if r >= last]
+        if done and left < (self.rung_secs or [0.0])[0]:
+            return None
+        rung = max(done, default=last - 1) + 1
+        latest: dict[int, tuple[int, dict]] = {}  # each candidate's row at its highest rung, as ranked
+        for key, row in results.items():
+            i, r = parse_key(key)
+            if i not in latest or r > latest[i][0]:
+                latest[i] = (r, row)
+        ranked = sorted((self._order(row), i) for i, (_, row) in latest.items() if self._score(row) is not None)
+        return Action("run", ranked[0][1], rung, left) if ranked else None
 
     @staticmethod
     def _overhead(views: list[TrialView]) -> float:

@@ -92,5 +92,23 @@ def test_time_rungs_then_the_leader_gets_the_time_left():
     exploit = s.next(views, T0)
     assert exploit.key == "c2/r2" and exploit.train_secs is None
     assert 0 < exploit.seconds_left <= 100.0 - 4.0
-    views.append(view(4, "c2/r2", fid=0.5))
+    views.append(view(4, "c2/r2", fid=0.5, seconds=90.0))  # it took the time left
     assert s.next(views, T0).kind == "done"
+
+
+def test_a_raised_time_budget_exploits_the_leader_again():
+    s = schedule(max_models=None, round_size=1, rungs=[None], rung_secs=[5.0], exploit=True, total_candidates=1,
+                 max_runtime_secs=20.0)
+    views = [view(0, "c0/r0", fid=3.0, seconds=5.0), view(1, "c0/r1", fid=2.0, seconds=14.0)]
+    assert s.next(views, T0).kind == "done"  # 1 s left: less than a first rung
+    s.max_runtime_secs = 60.0
+    again = s.next(views, T0)
+    assert again.key == "c0/r2" and again.seconds_left > 30
+
+
+def test_exploring_past_its_share_cuts_the_round_short_for_the_leader():
+    s = schedule(max_models=None, round_size=3, rungs=[None, None], rung_secs=[2.0, 6.0], exploit=True,
+                 total_candidates=3, max_runtime_secs=30.0, explore_secs=10.0)
+    views = [view(0, "c0/r0", fid=3.0, seconds=2.0), view(1, "c1/r0", fid=9.0, seconds=9.0)]  # slow scoring
+    action = s.next(views, T0)
+    assert action.key == "c0/r2" and action.seconds_left > 10  # c2 never runs, nor c0 at rung 1
