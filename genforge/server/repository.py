@@ -133,6 +133,9 @@ class Repository:
             row = require(session, FrameRow, ident)
             busy = session.scalars(select(JobRow.id).where(
                 JobRow.status.in_(ACTIVE), or_(JobRow.training_frame == ident, JobRow.validation_frame == ident))).first()
+            busy = busy or next((j.id for j in session.scalars(select(JobRow).where(  # a search's leaderboard_frame
+                JobRow.status.in_(ACTIVE), JobRow.kind.in_(SEARCH_KINDS)))
+                if (j.parameters or {}).get("leaderboard_frame") == ident), None)
             if busy:
                 raise ApiError(409, f"frame {ident!r} is used by the {busy} job, which has not finished; cancel it first.")
             session.delete(row)

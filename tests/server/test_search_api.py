@@ -88,16 +88,27 @@ def leaderboard_algos(client) -> list[str]:
     return sorted(e["algo"] for e in client.get("/api/v1/estimators").json() if e["generator"])
 
 
-def _search_row(client, frame: str) -> str:
-    """A finished AutoML job in the database (what a search leaves), to record rows against."""
+def _search_row(client, frame: str, ident: str = "automl-test", status: str = "done", **spec) -> str:
+    """An AutoML job in the database (a finished one: what a search leaves), to record rows against."""
     ctx = client.app.state.ctx
     with ctx.db.session() as session:
-        session.add(JobRow(id="automl-test", kind="automl", algo="automl", training_frame=frame, parameters={
-            "training_frame": frame, "max_runtime_secs": 60, "sort_metric": "fid", "project_name": "faces"},
-            status="done", progress=1.0, message="done", epoch=0, epochs=0, history=[], run_dir=str(ctx.settings.runs_dir / "x"),
-            attempt=1, resume=0))
+        session.add(JobRow(id=ident, kind="automl", algo="automl", training_frame=frame, parameters={
+            "training_frame": frame, "max_runtime_secs": 60, "sort_metric": "fid", "project_name": "faces", **spec},
+            status=status, progress=1.0, message=status, epoch=0, epochs=0, history=[],
+            run_dir=str(ctx.settings.runs_dir / ident), attempt=1, resume=0))
         session.commit()
-    return "automl-test"
+    return ident
+
+
+def test_a_running_search_keeps_its_frames(client):
+    frame, board = upload(client)["id"], upload(client, name="board.npz")["id"]
+    search = _search_row(client, frame, "automl-busy", "running", leaderboard_frame=board)
+    for ident in (frame, board):
+        _refused(client.delete(f"/api/v1/frames/{ident}"), 409, search)
+    with client.app.state.ctx.db.session() as session:
+        session.get(JobRow, search).status = "done"
+        session.commit()
+    assert client.delete(f"/api/v1/frames/{board}").status_code == 204
 
 
 def _row(name: str, status: str, fid, precision, path=None, **more) -> dict:
