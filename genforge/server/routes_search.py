@@ -100,8 +100,7 @@ def validate_automl(ctx: Context, body: AutoMLCreate) -> dict[str, Any]:
     _served_name(ctx, "project_name", body.project_name)
     if body.fixed_params:
         for name in body.fixed_params:
-            if name in SERVER_PARAMS:
-                raise ApiError(422, f"fixed_params.{name}: set by the server for every candidate; leave it out.")
+            _candidate_param("fixed_params", name)
         check_job_parameters(ctx.db, body.fixed_params, {})
     spec = body.model_dump()
     _selection_api(lambda selection: selection.AutoML(**automl_options(spec), project_name="check", verbose=False))
@@ -125,6 +124,15 @@ def _selection_api(make):
         raise ApiError(422, str(error)) from None
 
 
+def _candidate_param(where: str, name: str) -> None:
+    """Parameters a search sets for each candidate itself, or takes once for the whole search."""
+    if name in (*SERVER_PARAMS, "checkpoint"):
+        raise ApiError(422, f"{where}.{name}: set by the server for every candidate; leave it out.")
+    if name == "evaluator":
+        raise ApiError(422, f"{where}.evaluator: the search scores every candidate with one evaluator; give it as "
+                            "the request's own 'evaluator' field.")
+
+
 def _checked(cls, params: dict[str, Any], where: str) -> Any:
     try:
         model = cls(**params)
@@ -143,8 +151,7 @@ def validate_grid(ctx: Context, body: GridCreate) -> dict[str, Any]:
     schema = {s["name"]: s for s in cls.PARAMS.schema()}
     for where, names in (("parameters", body.parameters), ("hyper_params", body.hyper_params)):
         for name in names:
-            if name in (*SERVER_PARAMS, "checkpoint"):
-                raise ApiError(422, f"{where}.{name}: set by the server for every candidate; leave it out.")
+            _candidate_param(where, name)
     try:
         hyper = {cls.PARAMS.canonical(name): values for name, values in body.hyper_params.items()}
         base = {cls.PARAMS.canonical(name): value for name, value in body.parameters.items()}

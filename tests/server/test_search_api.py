@@ -65,6 +65,13 @@ def test_bad_search_requests_are_refused_naming_what_is_wrong(client, tmp_path, 
              "hyper_params.architecture[1]", "transformer")
     _refused(_grid(client, frame, hyper_params={"run_dir": ["/tmp"]}), 422, "run_dir")
     _refused(_grid(client, frame, hyper_params={"evaluator": [str(data)]}), 422, "evaluator", data_dir=data)
+    _refused(_grid(client, frame, parameters={"evaluator": "digits"}), 422, "parameters.evaluator", "'evaluator' field")
+    _refused(_grid(client, frame, evaluator=str(data / "models")), 422, "evaluator", data_dir=data)
+    _refused(_automl(client, frame, evaluator="../models"), 422, "evaluator")
+    _refused(_automl(client, frame, fixed_params={"run_dir": "x"}), 422, "fixed_params.run_dir")
+    _refused(_automl(client, frame, fixed_params={"width": str(data)}), 422, "width", data_dir=data)
+    _refused(_automl(client, frame, fixed_params={"epochs": 3}), 422, "epochs")  # the API's own check
+    _refused(_automl(client, frame, fixed_params={"colour": 3}), 422, "colour")
     _refused(_grid(client, frame, parameters={"g_lr": 0.1}), 422, "hyper_params.g_lr", "both")
     _refused(_grid(client, frame, parameters={"epochs": -1}), 422, "parameters")
     _refused(_grid(client, frame, hyper_params={"seed": list(range(1000)), "g_lr": [1e-4 * (i + 1) for i in range(1000)]}),
