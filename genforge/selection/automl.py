@@ -67,9 +67,9 @@ class AutoML(SearchResults):
             raise ParameterError(f"memorization_threshold is a share of samples in [0, 1], got {threshold}.")
         self.memorization_threshold = threshold
         self.min_epochs = check_number(min_epochs, "min_epochs", 1, int)
-        self.reduction_factor = check_number(reduction_factor, "reduction_factor", 2, int, nullable=False)
-        self.rungs = check_number(rungs, "rungs", 1, int, nullable=False)
-        self.score_samples = check_number(score_samples, "score_samples", 10, int, nullable=False)
+        self.reduction_factor = check_number(reduction_factor, "reduction_factor", 2, int, nullable=False, high=10)
+        self.rungs = check_number(rungs, "rungs", 1, int, nullable=False, high=6)  # rounds of eta ** (rungs - 1)
+        self.score_samples = check_number(score_samples, "score_samples", 10, int, nullable=False, high=100000)
         self.evaluator = evaluator
         if fixed_params is not None and not isinstance(fixed_params, dict):
             raise ParameterError(f"fixed_params must be a dict of estimator parameters, got {type(fixed_params).__name__}.")

@@ -59,7 +59,7 @@ class GridSearch(SearchResults):
         self.storage = storage
         self.out = Path(out) if out is not None else Path("grids") / self.grid_id
         self.memorization_threshold = check_number(memorization_threshold, "memorization_threshold", 0)
-        self.score_samples = check_number(score_samples, "score_samples", 10, int, nullable=False)
+        self.score_samples = check_number(score_samples, "score_samples", 10, int, nullable=False, high=100000)
         self.evaluator = evaluator
         self.verbose = bool(verbose)
 

@@ -19,15 +19,17 @@ def default_name(prefix: str) -> str:
     return f"{prefix}_{_dt.datetime.now():%Y%m%d_%H%M%S}"
 
 
-def check_number(value: Any, what: str, low: float, kind: type = float, nullable: bool = True) -> Any:
-    """``value`` checked as an int or float >= ``low`` (None allowed when ``nullable``)."""
+def check_number(value: Any, what: str, low: float, kind: type = float, nullable: bool = True,
+                 high: float | None = None) -> Any:
+    """``value`` checked as an int or float in [``low``, ``high``] (None allowed when ``nullable``)."""
     if value is None and nullable:
         return None
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
-    if not ok or value < low or value != value:
-        raise ParameterError(f"{what} must be {'an int' if kind is int else 'a number'} >= {low}, got {value!r}.")
+    if not ok or value != value or value < low or (high is not None and value > high) or value == float("inf"):
+        bounds = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ParameterError(f"{what} must be {'an int' if kind is int else 'a number'} {bounds}, got {value!r}.")
     return kind(value)
 
 

@@ -11,11 +11,13 @@ Optuna parameters, so longer training does not look like better settings).
 Rungs are epochs (``rungs``) or, for a time budget, seconds of training (``rung_secs``: one round sized
 so that it takes ``EXPLORE_SHARE`` of the budget, after which the leader is resumed once more for all the
 time left, ``exploit``; when exploring overruns its share, say because scoring a slow sampler took long,
-the round is cut short there and the leader gets the rest). Candidates are numbered in order; round ``j`` holds candidates ``j*round_size ...``. When every candidate
-of a round has a result at rung ``k``, the best ``max(1, n // reduction_factor)`` of those that are ``ok``
-go on to rung ``k + 1``, resumed from their checkpoints. Re-runs of interrupted units come first, then
-promotions, then a new candidate while the budget (``max_models``, ``max_runtime_secs`` of work summed over
-the trials) lasts.
+the round is cut short there and the leader gets the rest).
+
+Candidates are numbered in order; round ``j`` holds candidates ``j*round_size ...``. When every candidate
+of a round has a result at rung ``k``, the best ``max(1, n // reduction_factor)`` of those that are ``ok``,
+and the best of each algorithm among them, go on to rung ``k + 1``, resumed from their checkpoints.
+Re-runs of interrupted units come first, then promotions, then a new candidate while the budget
+(``max_models``, ``max_runtime_secs`` of work summed over the trials) lasts.
 """
 
 from __future__ import annotations
@@ -132,7 +134,14 @@ class Schedule:
             quota = max(1, len(at) // self.reduction_factor)
             ranked = sorted((i for i in at if self._score(results[unit_key(i, rung)]) is not None),
                             key=lambda i: self._order(results[unit_key(i, rung)]))
-            at = ranked[:quota]
+            chosen = ranked[:quota]
+            # And the best of each algorithm: a GAN scores worse than a VAE after a few seconds and far
+            # better after minutes, so a short rung must not decide between algorithms on its own.
+            for i in ranked:
+                algo = results[unit_key(i, rung)].get("algo")
+                if all(results[unit_key(j, rung)].get("algo") != algo for j in chosen):
+                    chosen.append(i)
+            at = chosen
             for i in at:
                 if unit_key(i, rung + 1) not in live:
                     secs = self.rung_secs[rung + 1] if self.rung_secs else None

@@ -112,10 +112,13 @@ def _run(ctx: Context, study, trial, config: dict, action) -> dict:
     row = run_unit(ctx, unit)
     storage.set_trial_user_attr(trial._trial_id, "row", row)
     value = row.get(config["sort_metric"])
-    if row["status"] in ("ok", "memorizes", "collapsed") and isinstance(value, (int, float)) and math.isfinite(value):
-        study.tell(trial, -value if config["sort_metric"] in HIGHER_IS_BETTER else value)
-    else:
-        study.tell(trial, state=optuna().trial.TrialState.FAIL)
+    try:
+        if row["status"] in ("ok", "memorizes", "collapsed") and isinstance(value, (int, float)) and math.isfinite(value):
+            study.tell(trial, -value if config["sort_metric"] in HIGHER_IS_BETTER else value)
+        else:
+            study.tell(trial, state=optuna().trial.TrialState.FAIL)
+    except Exception:  # noqa: BLE001 - taken for dead meanwhile (a frozen process): its unit is run again
+        pass
     return row
 
 

@@ -53,6 +53,10 @@ def test_the_tuned_defaults_come_first(tmp_path, frame):
     defaults = gf.VAEEstimator.PARAMS.defaults()
     for name in ("latent_dim", "beta", "lr", "reconstruction_loss"):
         assert first[name] == defaults[name], name
+    with pytest.raises(ParameterError, match="criterion 'auc'"):
+        aml.get_best_model(criterion="auc")
+    with pytest.raises(ParameterError, match="call train"):
+        gf.AutoML(max_models=1).leaderboard
 
 
 def test_a_failing_candidate_is_recorded_and_the_search_goes_on(tmp_path, frame, monkeypatch):
@@ -124,6 +128,9 @@ def test_train_again_resumes_the_study_keeping_finished_candidates(tmp_path, fra
     ({"fixed_params": {"widht": 3}}, ["widht"]),
     ({"fixed_params": {"width": -1}}, ["width"]),
     ({"project_name": "../evil"}, ["project_name"]),
+    ({"rungs": 40}, ["rungs", "from 1 to 6"]),
+    ({"score_samples": 10**9}, ["score_samples"]),
+    ({"max_runtime_secs": float("inf")}, ["max_runtime_secs"]),
     ({"storage": "not a url"}, ["storage", "URL"]),
 ])
 def test_bad_automl_settings_are_refused_before_anything_trains(tmp_path, frame, options, words):

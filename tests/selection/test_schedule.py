@@ -112,3 +112,15 @@ def test_exploring_past_its_share_cuts_the_round_short_for_the_leader():
     views = [view(0, "c0/r0", fid=3.0, seconds=2.0), view(1, "c1/r0", fid=9.0, seconds=9.0)]  # slow scoring
     action = s.next(views, T0)
     assert action.key == "c0/r2" and action.seconds_left > 10  # c2 never runs, nor c0 at rung 1
+
+
+def test_the_best_of_each_algorithm_is_promoted_too():
+    s = schedule(max_models=3, round_size=3, rungs=[1, 3])
+    views = [view(0, "c0/r0", fid=30.0), view(1, "c1/r0", fid=10.0), view(2, "c2/r0", fid=20.0)]
+    for v, algo in zip(views, ("gan", "vae", "vae")):
+        v.row["algo"] = algo
+    assert s.next(views, T0).key == "c1/r1"  # the best
+    views.append(view(3, "c1/r1", fid=9.0))
+    assert s.next(views, T0).key == "c0/r1"  # the best GAN, though worse than the second VAE
+    views.append(view(4, "c0/r1", fid=5.0))
+    assert s.next(views, T0).kind == "done"
