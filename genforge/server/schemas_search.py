@@ -40,7 +40,7 @@ class AutoMLCreate(SearchFrames):
                                                  "above this are flagged and never lead (default: 0.1).")
     min_epochs: int | None = Field(None, ge=1, le=10_000, description="Epochs of the first rung (default: about "
                                    "300 steps).")
-    rungs: int | None = Field(None, ge=1, le=10, description="Successive-halving rungs (default 3).")
+    rungs: int | None = Field(None, ge=1, le=6, description="Successive-halving rungs (default 3).")
     reduction_factor: int | None = Field(None, ge=2, le=10, description="Each rung keeps the best 1/this and "
                                          "trains them this many times longer (default 3).")
     score_samples: int | None = Field(None, ge=10, le=50_000, description="Generated images behind each score "
