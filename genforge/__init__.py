@@ -5,6 +5,7 @@
     gan = gf.GANEstimator(epochs=5, seed=7).train(training_frame=frame)
     gan.predict(64).to_png("samples.png")
     gf.load_model(gf.save_model(gan, "models"))
+    aml = gf.AutoML(max_runtime_secs=600).train(training_frame=frame)   # a leaderboard; aml.leader
     conn = gf.init()                     # a local server (started if none answers), as h2o.init()
 """
 
@@ -15,6 +16,7 @@ from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFitte
 from genforge.estimators import CNNEstimator, DiffusionEstimator, GANEstimator, VAEEstimator, clone
 from genforge.frame import Frame
 from genforge import metrics  # gf.metrics.evaluate, gf.metrics.fid, ...
+from genforge.selection import AutoML, GridSearch  # Optuna when trained
 from genforge.session import connect, connection, get_frame, get_model, init, ls, remove, shutdown  # httpx when called
 from genforge.table import Table
 
@@ -30,6 +32,8 @@ __all__ = [
     "CNNEstimator",
     "DiffusionEstimator",
     "clone",
+    "GridSearch",
+    "AutoML",
     "save_model",
     "load_model",
     "export_onnx",

@@ -14,18 +14,11 @@ from pathlib import Path
 import click
 
 from genforge._version import __version__
-from genforge.cli.options import EstimatorCommand, cli_message, cli_text, force_option, import_options
+from genforge.cli.options import (
+    EstimatorCommand, RecordingGroup as _RecordingGroup, cli_message, cli_text, force_option, import_options,
+)
 from genforge.errors import GenforgeError, ParameterError
 from genforge.files import ReplacedWarning, claim_path
-
-
-class _RecordingGroup(click.Group):
-    """Remembers the command it runs (in ``ctx.meta``), so that an error can be worded in its flags."""
-
-    def resolve_command(self, ctx: click.Context, args: list[str]):
-        name, command, rest = super().resolve_command(ctx, args)
-        ctx.meta["genforge.command"] = command
-        return name, command, rest
 
 
 class _FriendlyGroup(_RecordingGroup):
@@ -379,8 +372,10 @@ def _flag_args(name: str, value) -> list[str]:
 
 # The server's command lives beside the server (genforge/server/cli.py); it imports FastAPI only when run.
 from genforge.server.cli import start  # noqa: E402
+from genforge.cli.automl import automl  # noqa: E402  (genforge automl, genforge automl worker)
 
 main.add_command(start)
+main.add_command(automl)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -75,6 +75,15 @@ def force_option(command: Callable) -> Callable:
     return click.option("--force", is_flag=True, help="Replace output files that exist (default: refuse).")(command)
 
 
+class RecordingGroup(click.Group):
+    """Remembers the command it runs (in ``ctx.meta``), so that an error can be worded in its flags."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["genforge.command"] = command
+        return name, command, rest
+
+
 # ------------------------------------------------------------------------------------- error hints
 def cli_spelling(command: click.Command | None, name: str, value: Any) -> str | None:
     """How ``command`` spells the option ``name=value`` suggested by an error; None when it has none."""

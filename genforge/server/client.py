@@ -22,6 +22,7 @@ import numpy as np
 from genforge.errors import GenforgeError
 from genforge.files import claim_path
 from genforge.frame import Frame, PixelTable
+from genforge.server.client_search import SearchMethods
 
 FINAL = ("done", "failed", "cancelled", "interrupted")
 
@@ -34,8 +35,8 @@ class RemoteError(GenforgeError):
         self.status, self.detail = status, detail
 
 
-class Connection:
-    """A session with one server. Create it with ``genforge.connect``."""
+class Connection(SearchMethods):
+    """A session with one server. Create it with ``genforge.connect``; its searches: ``client_search``."""
 
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 120.0, client: Any = None) -> None:
         try:

@@ -12,19 +12,23 @@ import datetime as dt
 from typing import Any, Callable
 
 from sqlalchemy import (
-    JSON, Connection, DateTime, Float, Integer, String, Text, create_engine, event, inspect, select, text,
+    JSON, Connection, DateTime, Float, Integer, String, Text, UniqueConstraint, create_engine, event, inspect, select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from genforge.errors import GenforgeError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # from_version -> a function that upgrades a connection's schema to from_version + 1 (see the end of the file).
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 MODEL_FORMATS = ("genforge", "onnx")  # a model folder (model.json + weights.safetensors) | an exported model.onnx
 
-JOB_KINDS = ("train", "evaluate")  # a training run | model_performance of a model on a frame
+# a training run | model_performance of a model on a frame | an AutoML or grid search (its trainings run inside
+# it, one at a time) | one more process running trials of a search's study (started by the search, --max-jobs bound)
+JOB_KINDS = ("train", "evaluate", "automl", "grid", "search-worker")
+SEARCH_KINDS = ("automl", "grid")
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 JOB_STATUSES = ("queued", "running", *FINAL_STATUSES)
 
@@ -87,6 +91,7 @@ class JobRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)  # bumped by each start; stale workers lose
     resume: Mapped[int] = mapped_column(Integer, default=0)  # 1: continue from run_dir/checkpoint
+    parent: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # a search-worker's search
     created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     started: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -107,6 +112,36 @@ class ModelRow(Base):
     source: Mapped[str] = mapped_column(String(16), default="job")  # job | upload
     created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     format: Mapped[str] = mapped_column(String(16), default="genforge", server_default="genforge")  # MODEL_FORMATS
+
+
+class LeaderboardRow(Base):
+    """One candidate of a search (an AutoML or grid job): its scores as the selection API reported them."""
+
+    __tablename__ = "leaderboard"
+    __table_args__ = (UniqueConstraint("search_id", "candidate", name="uq_leaderboard_candidate"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    search_id: Mapped[str] = mapped_column(String(64), index=True)  # the search's job id
+    candidate: Mapped[str] = mapped_column(String(128))  # the selection API's model_id for this candidate
+    model_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the server's model (None: no model)
+    algo: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # ok | failed | collapsed | diverged | memorizes
+    reason: Mapped[str] = mapped_column(Text, default="")
+    scores: Mapped[Any] = mapped_column(JSON)  # fid, kid, precision, ... (numbers or None)
+    params: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ServedRow(Base):
+    """A served name: ``/v2/models/{name}`` answers with the model it points at (a search's project name
+    points at the model chosen on its leaderboard, the leader until someone chooses)."""
+
+    __tablename__ = "served"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(128), index=True)
+    search_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    chosen: Mapped[int] = mapped_column(Integer, default=0)  # 1: set by a user (the search's end keeps it)
+    updated: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Database:
@@ -235,3 +270,15 @@ def _add_job_kind_and_result(conn: Connection) -> None:
 
 
 MIGRATIONS[2] = _add_job_kind_and_result
+
+
+def _add_search_tables(conn: Connection) -> None:
+    """3 -> 4: the ``leaderboard`` of AutoML and grid searches, the ``served`` names, and ``jobs.parent`` (the
+    search a "search-worker" job runs trials of; NULL for every job until then)."""
+    if "parent" not in {c["name"] for c in inspect(conn).get_columns("jobs")}:
+        conn.execute(text("ALTER TABLE jobs ADD COLUMN parent VARCHAR(64)"))
+        conn.execute(text("CREATE INDEX ix_jobs_parent ON jobs (parent)"))
+    Base.metadata.create_all(conn, tables=[LeaderboardRow.__table__, ServedRow.__table__])
+
+
+MIGRATIONS[3] = _add_search_tables

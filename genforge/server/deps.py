@@ -53,7 +53,7 @@ def job_out(row: JobRow) -> dict[str, Any]:
             "validation_frame": row.validation_frame, "parameters": row.parameters or {}, "epoch": row.epoch or 0,
             "epochs": row.epochs or 0, "images_per_sec": row.images_per_sec, "eta_secs": row.eta_secs,
             "metrics": row.metrics, "history": row.history or [], "model_id": row.model_id,
-            "result": row.result, "created": iso(row.created), "started": iso(row.started),
+            "result": row.result, "parent": row.parent, "created": iso(row.created), "started": iso(row.started),
             "finished": iso(row.finished)}
 
 

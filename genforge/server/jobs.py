@@ -1,9 +1,12 @@
-"""The job supervisor: training and evaluation run in worker processes (``python -m genforge.server.worker``), never in a
-request handler; at most ``max_jobs`` at a time, the rest queued in creation order.
+"""The job supervisor: training, evaluation and model searches run in worker processes (``python -m
+genforge.server.worker``), never in a request handler; at most ``max_jobs`` at a time, the rest queued in
+creation order. Every kind of job is one process that trains at most one model at a time, so that
+``max_jobs`` bounds the trainings running at once, a search's included (see routes_search).
 
 State lives in the database, so a restarted server finds its jobs again: jobs that were running when a
 server died become ``interrupted`` and can be resumed from the checkpoint their worker left in the run
-folder. Cancelling terminates the worker; the last checkpoint (written atomically after each epoch) stays.
+folder; a search is queued again at once, and resumes from its Optuna study. Cancelling terminates the
+worker; the last checkpoint (written atomically after each epoch) stays.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from genforge.training.checkpoint import checkpoint_epoch
-from genforge.server.db import Database, JobRow, utcnow
+from genforge.server.db import SEARCH_KINDS, Database, JobRow, utcnow
 from genforge.server.errors import ApiError
 from genforge.server.repository import require
 from genforge.server.settings import Settings
@@ -50,7 +53,7 @@ class Supervisor:
         self.thread.start()
 
     def stop(self) -> None:
-        """Stop the loop and the workers; their jobs become ``interrupted`` (resumable)."""
+        """Stop the loop and the workers; their jobs become ``interrupted`` (resumable), searches ``queued``."""
         self.stopping.set()
         self.wake.set()
         if self.thread is not None:
@@ -58,16 +61,33 @@ class Supervisor:
         with self.lock:
             for job_id, (proc, attempt) in list(self.procs.items()):
                 _terminate(proc)
+                with self.db.session() as session:
+                    row = session.get(JobRow, job_id)
+                    search = row is not None and row.kind in (*SEARCH_KINDS, "search-worker")
+                if search:  # the next start resumes it from its study
+                    with self.db.session() as session:
+                        session.execute(update(JobRow).where(
+                            JobRow.id == job_id, JobRow.attempt == attempt, JobRow.status == "running").values(
+                            status="queued", resume=1, pid=None, updated=utcnow(),
+                            message="the server stopped during the search; queued to resume at its next start."))
+                        session.commit()
+                    continue
                 self._finish(job_id, attempt, "interrupted",
                              "the server stopped while this job ran; resume it to continue from its last checkpoint.")
             self.procs.clear()
 
     def recover(self) -> None:
-        """Jobs left ``running`` by a server that died are ``interrupted``; their orphan workers are ended."""
+        """Jobs left ``running`` by a server that died are ``interrupted``; their orphan workers are ended.
+        A search (and its worker jobs) goes back to the queue instead: it resumes from its study, which keeps
+        every finished candidate."""
         with self.db.session() as session:
             rows = session.scalars(select(JobRow).where(JobRow.status == "running")).all()
             for row in rows:
                 _kill_orphan(row.pid, row.id)
+                if row.kind in (*SEARCH_KINDS, "search-worker"):
+                    row.status, row.resume, row.pid, row.updated = "queued", 1, None, utcnow()
+                    row.message = "the server stopped during the search; queued to resume (finished candidates are kept)."
+                    continue
                 epoch = checkpoint_epoch(row.run_dir)
                 where = f"its last checkpoint is epoch {epoch}" if epoch else "no epoch had finished"
                 row.status, row.pid, row.finished, row.updated = "interrupted", None, utcnow(), utcnow()
@@ -146,7 +166,10 @@ class Supervisor:
                 row = require(session, JobRow, job_id)
                 if row.status not in ("queued", "running"):
                     raise ApiError(409, f"job {job_id!r} is {row.status}; only queued or running jobs can be cancelled.")
-                was_running, training = row.status == "running", row.kind != "evaluate"
+                was_running, training = row.status == "running", row.kind in ("train",)
+                searching = row.kind in (*SEARCH_KINDS, "search-worker")
+                children = [c.id for c in session.scalars(select(JobRow).where(
+                    JobRow.parent == job_id, JobRow.status.in_(("queued", "running"))))]
                 row.status, row.finished, row.updated, row.pid = "cancelled", utcnow(), utcnow(), None
                 row.message = "cancelled before it started." if not was_running else "cancelling..."
                 session.commit()
@@ -157,8 +180,16 @@ class Supervisor:
                 epoch = checkpoint_epoch(self._run_dir(job_id))
                 kept = f"the checkpoint of epoch {epoch} is kept; resume to continue." if epoch else "no epoch had finished."
                 self._set(job_id, None, message=f"cancelled; {kept}")
+            elif was_running and searching:
+                self._set(job_id, None, message="cancelled; the finished candidates and their models are kept; "
+                                                "resume to continue the search.")
             elif was_running:
                 self._set(job_id, None, message="cancelled; no scores were stored.")
+            for child in children:  # a search's worker jobs end with it
+                try:
+                    self.cancel(child)
+                except ApiError:  # finished meanwhile
+                    pass
         self.wake.set()
 
     def resume(self, job_id: str) -> None:
@@ -171,6 +202,12 @@ class Supervisor:
             row.message = f"queued to resume from epoch {epoch}." if epoch else "queued to start again (no checkpoint)."
             if row.kind == "evaluate":
                 row.message = "queued to evaluate again."
+            if row.kind in SEARCH_KINDS:
+                row.message = "queued to resume the search from its study (finished candidates are kept)."
+                for child in session.scalars(select(JobRow).where(JobRow.parent == job_id,
+                                                                  JobRow.status.in_(RESUMABLE))):
+                    child.status, child.resume, child.finished, child.updated, child.pid = "queued", 1, None, utcnow(), None
+                    child.message = "queued to run more trials of the search."
             session.commit()
         self.wake.set()
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from genforge.errors import GenforgeError
 from genforge.frame import Frame
-from genforge.server.db import Database, FrameRow, JobRow, ModelRow, utcnow
+from genforge.server.db import SEARCH_KINDS, Database, FrameRow, JobRow, LeaderboardRow, ModelRow, ServedRow, utcnow
 from genforge.server.errors import ApiError, not_found
 from genforge.server.settings import Settings
 from genforge.server.store import new_id, save_frame
@@ -32,6 +32,7 @@ Row = TypeVar("Row", FrameRow, JobRow, ModelRow)
 ACTIVE = ("queued", "running")
 STAGING_PREFIXES = (".upload-", ".pending-")  # model folders being written (uploads, finished jobs)
 _WHAT = {FrameRow: "frame", JobRow: "job", ModelRow: "model"}
+_ID_PREFIXES = {"train": "job", "evaluate": "eval", "automl": "automl", "grid": "grid", "search-worker": "trials"}
 
 
 class JobGone(Exception):
@@ -132,6 +133,9 @@ class Repository:
             row = require(session, FrameRow, ident)
             busy = session.scalars(select(JobRow.id).where(
                 JobRow.status.in_(ACTIVE), or_(JobRow.training_frame == ident, JobRow.validation_frame == ident))).first()
+            busy = busy or next((j.id for j in session.scalars(select(JobRow).where(  # a search's leaderboard_frame
+                JobRow.status.in_(ACTIVE), JobRow.kind.in_(SEARCH_KINDS)))
+                if (j.parameters or {}).get("leaderboard_frame") == ident), None)
             if busy:
                 raise ApiError(409, f"frame {ident!r} is used by the {busy} job, which has not finished; cancel it first.")
             session.delete(row)
@@ -141,27 +145,49 @@ class Repository:
 
     # ------------------------------------------------------------------------------ jobs
     def add_job(self, kind: str, algo: str, frame: str, parameters: dict[str, Any], *, epochs: int = 0,
-                validation_frame: str | None = None, model_id: str | None = None, message: str = "queued") -> JobRow:
-        """A queued job (``kind`` "train" or "evaluate") with its run folder under ``runs/<id>``."""
-        ident = new_id("job" if kind == "train" else "eval")
+                validation_frame: str | None = None, model_id: str | None = None, message: str = "queued",
+                parent: str | None = None) -> JobRow:
+        """A queued job (``kind``: one of db.JOB_KINDS) with its run folder under ``runs/<id>``."""
+        ident = new_id(_ID_PREFIXES.get(kind, kind))
         row = JobRow(id=ident, kind=kind, algo=algo, training_frame=frame, validation_frame=validation_frame,
                      parameters=parameters, status="queued", progress=0.0, message=message, epoch=0, epochs=epochs,
-                     history=[], model_id=model_id, run_dir=str(self.settings.runs_dir / ident), attempt=0, resume=0)
+                     history=[], model_id=model_id, run_dir=str(self.settings.runs_dir / ident), attempt=0, resume=0,
+                     parent=parent)
         with self.db.session() as session:
             session.add(row)
             session.commit()
         return row
 
     def delete_job(self, ident: str) -> JobRow:
-        """Remove a finished job and its run folder (its model stays); 409 while it is queued or running."""
+        """Remove a finished job and its run folder (its model stays; a search's models, leaderboard and
+        worker jobs go with it, its models stay); 409 while it is queued or running."""
         with self.db.session() as session:
             row = require(session, JobRow, ident)
             if row.status in ACTIVE:
                 raise ApiError(409, f"job {ident!r} is {row.status}; cancel it first.")
+            children = session.scalars(select(JobRow).where(JobRow.parent == ident)).all()
+            busy = next((c.id for c in children if c.status in ACTIVE), None)
+            if busy:
+                raise ApiError(409, f"job {ident!r} still has the {busy} worker job running; cancel it first.")
+            for child in children:
+                session.delete(child)
+            session.execute(delete(LeaderboardRow).where(LeaderboardRow.search_id == ident))
             session.delete(row)
             session.commit()
-        shutil.rmtree(row.run_dir, ignore_errors=True)
+        for folder in (row.run_dir, *(c.run_dir for c in children)):
+            shutil.rmtree(folder, ignore_errors=True)
+        if row.kind in SEARCH_KINDS:
+            self._delete_study(row.id)
         return row
+
+    def _delete_study(self, name: str) -> None:
+        """Remove a deleted search's Optuna study (its trials) from the database, when there is one."""
+        try:
+            import optuna
+
+            optuna.delete_study(study_name=name, storage=self.db.url)
+        except Exception as error:  # noqa: BLE001 - no study (it never started), or no Optuna: nothing to remove
+            log.info("no study %s removed: %s", name, type(error).__name__)
 
     # ------------------------------------------------------------------------------ models
     def id_taken(self, ident: str) -> bool:
@@ -237,6 +263,10 @@ class Repository:
                 JobRow.status.in_(ACTIVE), JobRow.kind == "evaluate", JobRow.model_id == ident)).first()
             if busy:
                 raise ApiError(409, f"model {ident!r} is being evaluated by the {busy} job; wait for it or cancel it.")
+            served = session.scalars(select(ServedRow.name).where(ServedRow.model_id == ident)).first()
+            if served:
+                raise ApiError(409, f"model {ident!r} is served as {served!r}; serve another model under that name "
+                                    f"(PUT /api/v1/served/{served}) or remove the name (DELETE) first.")
             session.delete(row)
             session.commit()
         if Path(row.path).resolve().parent == self.settings.models_dir:

@@ -1,6 +1,7 @@
 """The Open Inference Protocol v2 (KServe / Triton REST) for every generator on the server.
 
-A model's name is its id. Inputs: ``z`` (FP32, ``[-1, latent_dim]``) and, for conditional models, an
+A model's name is its id, or a served name (``/api/v1/served``: a search's project name serves the model
+chosen on its leaderboard). Inputs: ``z`` (FP32, ``[-1, latent_dim]``) and, for conditional models, an
 optional ``label`` (INT64, ``[-1]``); output: ``images`` (UINT8, ``[-1, H, W, C]``), row-major flat data.
 Bodies are read as the standard clients send them (``genforge.server.v2_codec``): any Content-Type, and the
 binary tensor data extension for inputs and outputs.
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from genforge._version import __version__
+from genforge.server.db import ModelRow
 from genforge.server.deps import Context, get_ctx, is_generator
 from genforge.server.errors import ApiError
 from genforge.server.schemas import MAX_SEED, ErrorV2, InferOut, ModelMetaV2
@@ -47,10 +49,17 @@ def server_meta() -> dict[str, Any]:
 
 
 def _generator(ctx: Context, name: str):
+    """The model ``name`` names: a model id, else a served name (/api/v1/served) and the model it points at."""
+    from genforge.server.leaderboard import resolve_served
+
     try:
         row = ctx.repo.model(name)
     except ApiError:
-        raise ApiError(404, f"model {name!r} not found; list the models at /api/v1/models.") from None
+        served = resolve_served(ctx.db, name)
+        row = ctx.repo.find(ModelRow, served) if served else None
+        if row is None:
+            raise ApiError(404, f"model {name!r} not found; list the models at /api/v1/models and the served names "
+                                "at /api/v1/served.") from None
     if not is_generator(row.algo):
         raise ApiError(404, f"model {name!r} is a {row.algo!r} model; only generators are served by the v2 protocol.")
     return row, ctx.stores.model(row.id, row.path, row.format)

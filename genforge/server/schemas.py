@@ -100,9 +100,11 @@ class JobCreate(Strict):
 
 class JobOut(BaseModel):
     id: str
-    kind: Literal["train", "evaluate"] = Field(
+    kind: Literal["train", "evaluate", "automl", "grid", "search-worker"] = Field(
         "train", description="'train': a training run (its model in model_id when done); 'evaluate': "
-                             "model_performance of the model model_id on training_frame (the scores in result).")
+                             "model_performance of the model model_id on training_frame (the scores in result); "
+                             "'automl' / 'grid': a model search (its leaderboard at /api/v1/automl/{id}, its "
+                             "leader in model_id); 'search-worker': more trials of the search named in parent.")
     algo: str
     status: Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
     progress: float
@@ -117,7 +119,9 @@ class JobOut(BaseModel):
     metrics: dict[str, Any] | None = None
     history: list[dict[str, Any]]
     model_id: str | None = None
-    result: EvaluateOut | None = Field(None, description="An evaluate job's scores, once it is done.")
+    result: EvaluateOut | dict[str, Any] | None = Field(
+        None, description="An evaluate job's scores, or a search's summary, once it is done.")
+    parent: str | None = Field(None, description="A search-worker's search.")
     created: str
     started: str | None = None
     finished: str | None = None

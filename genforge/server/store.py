@@ -132,23 +132,26 @@ class _Cache:
     def __init__(self, size: int) -> None:
         self.size = size
         self.items: OrderedDict[str, Any] = OrderedDict()
+        self.versions: dict[str, Any] = {}  # key -> the version it was loaded at (another one loads it again)
         self.lock = threading.Lock()
 
-    def get(self, key: str, load) -> Any:
+    def get(self, key: str, load, version: Any = None) -> Any:
         with self.lock:
-            if key in self.items:
+            if key in self.items and self.versions.get(key) == version:
                 self.items.move_to_end(key)
                 return self.items[key]
         value = load()
         with self.lock:
-            self.items[key] = value
+            self.items[key], self.versions[key] = value, version
+            self.items.move_to_end(key)
             while len(self.items) > self.size:
-                self.items.popitem(last=False)
+                self.versions.pop(self.items.popitem(last=False)[0], None)
         return value
 
     def drop(self, key: str) -> None:
         with self.lock:
             self.items.pop(key, None)
+            self.versions.pop(key, None)
 
 
 class Stores:
@@ -170,7 +173,12 @@ class Stores:
             return self.models.get(ident, lambda: OnnxModel(path))
         from genforge.artifacts import load_model
 
-        return self.models.get(ident, lambda: load_model(path))
+        # The weights' version too: a search that resumes a candidate for longer replaces its folder.
+        try:
+            version = (Path(path) / "weights.safetensors").stat().st_mtime_ns
+        except OSError:
+            version = None
+        return self.models.get(ident, lambda: load_model(path), version)
 
 
 # ------------------------------------------------------------------------------ models

@@ -37,3 +37,29 @@ def test_connect_checks_the_key(make_client):
     conn = gf.connect("http://testserver", api_key="k", client=client)
     assert conn.info()["auth"] is True
     assert "gan" in [e["algo"] for e in conn.estimators()]
+
+
+def test_client_runs_a_search_on_the_server(client):
+    from .test_search_jobs import TINY_AUTOML
+
+    conn = gf.connect("http://testserver", client=client)
+    frame = conn.import_file(make_frame(n=64, size=8))
+    with pytest.raises(RemoteError, match="max_runtime_secs"):
+        conn.AutoML(**{**TINY_AUTOML, "max_runtime_secs": -1}).train(training_frame=frame, progress=False)
+    with pytest.raises(RemoteError, match="include_algos"):
+        conn.AutoML(**{**TINY_AUTOML, "include_algos": ["gbm"]}).train(training_frame=frame, progress=False)
+    aml = conn.AutoML(**TINY_AUTOML, project_name="remote").train(training_frame=frame, progress=False)
+    assert aml.status == "done" and aml.project_name == "remote"
+    board = aml.leaderboard
+    assert len(board.rows) == 2 and board.rows[0]["fid"] <= board.rows[1]["fid"]
+    by_algo = aml.get_leaderboard(sort_by="algo", decreasing=True)
+    assert [r["algo"] for r in by_algo.rows] == ["vae", "gan"]
+    leader = aml.leader
+    assert leader.id == board.rows[0]["model_id"] and leader.predict(2, seed=1).images.shape == (2, 8, 8, 1)
+    assert conn.served() == {"remote": leader.id}
+    other = board.rows[1]["model_id"]
+    assert aml.serve(other)["model_id"] == other and conn.served()["remote"] == other
+    assert conn.serve("production", leader)["model_id"] == leader.id
+    assert conn.served() == {"production": leader.id, "remote": other}
+    assert [s.id for s in conn.searches()] == [aml.id] and conn.get_search(aml.id).record["models"] == 2
+    assert sorted(aml.model_ids) == sorted(r["model_id"] for r in board.rows)

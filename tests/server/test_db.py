@@ -71,7 +71,7 @@ def test_a_schema_1_database_gains_the_model_format_column(make_client, saved_ga
     assert second.post(f"/api/v1/models/{model['id']}/generate", json={"n": 2, "format": "json"}).status_code == 200
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "3"  # 1 -> 2 -> 3
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "4"  # 1 -> 2 -> 3 -> 4
     engine.dispose()
 
 
@@ -95,6 +95,36 @@ def test_a_schema_2_database_gains_the_job_kind_and_result_columns(make_client, 
     assert migrated["kind"] == "train" and migrated["result"] is None and migrated["status"] == "cancelled"
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == "3"
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION)
         assert {"kind", "result"} <= {row[1] for row in conn.execute(text("PRAGMA table_info(jobs)"))}
+    engine.dispose()
+
+
+def test_a_schema_3_database_gains_the_search_tables_and_the_job_parent(make_client, tmp_path):
+    """Version 3 had no leaderboard, no served names and no ``jobs.parent``: the migration adds them; old jobs
+    have no parent, and the searches' routes work on the migrated database."""
+    first = make_client()
+    frame = upload(first)["id"]
+    job = first.post("/api/v1/jobs", json={"algo": "gan", "training_frame": frame,
+                                           "parameters": {"epochs": 1, "batch_size": 8, "width": 8, "latent_dim": 8}}).json()
+    first.post(f"/api/v1/jobs/{job['id']}/cancel")
+    first.__exit__(None, None, None)
+    url = f"sqlite:///{tmp_path / 'data' / 'genforge.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:  # as a version-3 server left it
+        conn.execute(text("DROP TABLE leaderboard"))
+        conn.execute(text("DROP TABLE served"))
+        conn.execute(text("DROP INDEX ix_jobs_parent"))
+        conn.execute(text("ALTER TABLE jobs DROP COLUMN parent"))
+    engine.dispose()
+    _set_version(url, 3)
+    second = make_client()
+    migrated = second.get(f"/api/v1/jobs/{job['id']}").json()
+    assert migrated["parent"] is None and migrated["status"] == "cancelled"
+    assert second.get("/api/v1/automl").json() == [] and second.get("/api/v1/served").json() == []
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM genforge_meta")).scalar() == str(dbmod.SCHEMA_VERSION) == "4"
+        assert "parent" in {row[1] for row in conn.execute(text("PRAGMA table_info(jobs)"))}
+        assert {"leaderboard", "served"} <= {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master"))}
     engine.dispose()

@@ -33,6 +33,8 @@ KEY = "schemathesis-key"
 CONTENT_CHECKED = {
     ("POST", "/api/v1/frames"), ("POST", "/api/v1/models"), ("POST", "/api/v1/jobs"),
     ("POST", "/v2/models/{name}/infer"), ("POST", "/v2/models/{name}/versions/{version}/infer"),
+    ("POST", "/api/v1/automl"), ("POST", "/api/v1/grids"), ("POST", "/api/v1/automl/{search_id}/serve"),
+    ("PUT", "/api/v1/served/{name}"),  # frame and model ids, hyper-parameter names: a valid schema, no such thing
 }
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app(), headers={"X-API-Key": KEY})
 

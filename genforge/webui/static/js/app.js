@@ -1,9 +1,10 @@
-// The web UI's entry point: a hash router over the four pages (Frames, Train, Jobs, Models).
+// The web UI's entry point: a hash router over the pages (Frames, Train, Jobs, Models, Leaderboard).
 
 import { get } from "./api.js";
 import { clear, h } from "./dom.js";
 import { framesPage } from "./frames.js";
 import { jobPage, jobsPage } from "./jobs.js";
+import { leaderboardPage } from "./leaderboard.js";
 import { modelPage, modelsPage } from "./models.js";
 import { trainPage } from "./train.js";
 
@@ -29,6 +30,7 @@ async function route() {
     train: () => trainPage(view, query, signal),
     jobs: () => (id ? jobPage(view, id, signal) : jobsPage(view, signal)),
     models: () => (id ? modelPage(view, id, signal) : modelsPage(view, signal)),
+    leaderboard: () => leaderboardPage(view, id, signal),
   };
   try {
     await (pages[page] || (() => view.append(h("p.error", `No page ${page}.`))))();

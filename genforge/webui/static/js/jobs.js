@@ -7,12 +7,18 @@ import { badge, duration, fill, fmt, h, progressBar, toast, when } from "./dom.j
 
 const ACTIVE = new Set(["queued", "running"]);
 const RESUMABLE = new Set(["interrupted", "cancelled", "failed"]);
+const SEARCHES = new Set(["automl", "grid"]);
 
 function sleep(ms, signal) {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
     signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
   });
+}
+
+function kindText(job) {
+  if (job.kind === "automl") return "AutoML";
+  return job.kind === "train" || !job.kind ? job.algo : `${job.algo} · ${job.kind === "search-worker" ? "trials" : job.kind}`;
 }
 
 function progressText(job) {
@@ -31,9 +37,9 @@ export async function jobsPage(view, signal) {
     const jobs = await get("/api/v1/jobs", { signal });
     empty.hidden = jobs.length > 0;
     table.hidden = !jobs.length;
-    fill(body, jobs.map((job) => h("tr.clickable", { dataset: { id: job.id },
-      onclick: () => { location.hash = `#/jobs/${job.id}`; } },
-      h("td.mono", job.id), h("td", job.kind === "evaluate" ? `${job.algo} · evaluate` : job.algo), h("td", badge(job.status)),
+    fill(body, jobs.map((job) => h("tr.clickable", { dataset: { id: job.id }, // a search opens its leaderboard
+      onclick: () => { location.hash = SEARCHES.has(job.kind) ? `#/leaderboard/${job.id}` : `#/jobs/${job.id}`; } },
+      h("td.mono", job.id), h("td", kindText(job)), h("td", badge(job.status)),
       h("td", progressBar(job.progress, progressText(job), true), h("span.muted", progressText(job))),
       h("td.mono", job.training_frame), h("td", when(job.created)),
       h("td", job.model_id ? h("a.mono", { href: `#/models/${job.model_id}`, onclick: (e) => e.stopPropagation() }, job.model_id) : "–"))));
@@ -98,6 +104,7 @@ export async function jobPage(view, id, signal) {
     if (ACTIVE.has(job.status)) actions.append(h("button.danger#job-cancel", { type: "button", onclick: () => act("cancel") }, "Cancel"));
     if (RESUMABLE.has(job.status)) actions.append(h("button.primary#job-resume", { type: "button", onclick: () => act("resume") },
       evaluating ? "Evaluate again" : "Resume from the last checkpoint"));
+    if (SEARCHES.has(job.kind)) actions.append(h("a#job-leaderboard", { href: `#/leaderboard/${job.id}` }, h("button.primary", { type: "button" }, "Its leaderboard")));
     if (job.model_id) actions.append(h("a#job-model", { href: `#/models/${job.model_id}` }, h("button.primary", { type: "button" }, `Open model ${job.model_id}`)));
     if (!evaluating && job.history.length !== shownHistory) {
       shownHistory = job.history.length;
