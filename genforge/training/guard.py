@@ -108,6 +108,19 @@ class DivergenceGuard(Callback):
         self.spread = self.sample_spread(loop) if self.settings.collapse > 0 else None
         self._check(loop, loop.running_means or {}, self.spread, epoch_end=True)
 
+    @staticmethod
+    def broken_networks(loop: TrainingLoop) -> list[str]:
+        """Networks with a NaN or infinite weight or buffer. The epoch's last update shows in no loss yet,
+        and the snapshot taken after a good epoch must not hold it (one device sync per epoch)."""
+        names, norms = [], []
+        for name, module in loop.task.modules.items():
+            tensors = [t for t in module.state_dict().values() if t.is_floating_point()]
+            if tensors:
+                names.append(name)
+                norms.append(torch.stack(torch._foreach_norm(tensors)).float().sum())
+        finite = torch.isfinite(torch.stack(norms)).tolist() if norms else []
+        return [name for name, ok in zip(names, finite) if not ok]
+
     # ------------------------------------------------------------------------------ checks
     def sample_spread(self, loop: TrainingLoop) -> float | None:
         """The spread of the task's fixed-noise sample grid (None for a task that makes no images)."""
@@ -139,6 +152,9 @@ class DivergenceGuard(Callback):
     def _check(self, loop: TrainingLoop, means: dict[str, float], spread: float | None, epoch_end: bool) -> None:
         mine = self._mine(loop)
         found = self.findings(means, mine["scales"], spread, mine["peak_spread"])
+        broken = self.broken_networks(loop) if epoch_end and "nan" not in found else []
+        if broken:
+            found["nan"] = f"the weights of the {', '.join(broken)} became NaN or infinite"
         # One reduction carries the flags and, at an epoch's end, the scales this epoch would add.
         # Every rank has the same metric names at the same steps, so the vectors line up.
         names = [k for k, v in means.items() if "loss" in k and isinstance(v, float)] if epoch_end else []
@@ -182,8 +198,9 @@ class DivergenceGuard(Callback):
     def _stop(self, loop: TrainingLoop, kind: str, evidence: str) -> None:
         done = self.settings.max_rollbacks
         event = self.events[-1]
-        what = (f"Training diverged again after {done} rollback{'s' if done != 1 else ''} (guard_max_rollbacks="
-                f"{done}): {kind} in epoch {event['epoch']} (step {event['step']}): {evidence}.")
+        spent = (f"again after {done} rollback{'s' if done != 1 else ''} (guard_max_rollbacks={done})" if done
+                 else "(guard_max_rollbacks=0: no rollback allowed)")
+        what = f"Training diverged {spent}: {kind} in epoch {event['epoch']} (step {event['step']}): {evidence}."
         advice = ("Lower the learning rates, or try another loss, spectral_norm=True or a smaller batch; "
                   "guard_max_rollbacks allows more retries.")
         if loop.state.epoch == 0:
