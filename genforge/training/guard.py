@@ -63,6 +63,12 @@ def image_spread(images: np.ndarray) -> float:
     return float(np.sqrt(flat.var(axis=0).mean())) if len(flat) > 1 else 0.0
 
 
+def event_line(event: dict) -> str:
+    """One line for a ``training_events()`` entry (the CLI prints one per event)."""
+    return (f"divergence guard: epoch {event['epoch']}, step {event['step']}: {event['kind']} -> {event['action']} "
+            f"({event['evidence']})")
+
+
 class DivergenceGuard(Callback):
     """Detects NaN/inf and exploding losses and a collapse of sample diversity; rolls back and lowers the
     learning rates. Pass ``guard.callbacks()`` to the loop (the guard and the keeper of its snapshots)."""
@@ -201,7 +207,7 @@ class DivergenceGuard(Callback):
         spent = (f"again after {done} rollback{'s' if done != 1 else ''} (guard_max_rollbacks={done})" if done
                  else "(guard_max_rollbacks=0: no rollback allowed)")
         what = f"Training diverged {spent}: {kind} in epoch {event['epoch']} (step {event['step']}): {evidence}."
-        advice = ("Lower the learning rates, or try another loss, spectral_norm=True or a smaller batch; "
+        advice = ("Lower the learning rates (for a GAN, or try another loss or spectral_norm=True); a larger "
                   "guard_max_rollbacks allows more retries.")
         if loop.state.epoch == 0:
             raise TrainingError(f"{what} No epoch trained without trouble, so there is no model to keep. {advice}")
