@@ -182,6 +182,7 @@ class DivergenceGuard(Callback):
     def _act(self, loop: TrainingLoop, kind: str, evidence: str, epoch: int) -> None:
         mine = dict(self._mine(loop))
         stop = mine["rollbacks"] >= self.settings.max_rollbacks
+        evidence = f"{evidence}; learning rates at {mine['lr_scale']:g}x the given ones"  # repeated events differ here
         self.events.append({"epoch": int(epoch), "step": int(loop.state.step), "kind": kind, "evidence": evidence,
                             "action": "stop" if stop else "rollback"})
         factor = 1.0 if stop else self.settings.lr_factor
