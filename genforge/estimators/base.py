@@ -34,10 +34,10 @@ from genforge.frame import Frame
 from genforge.model_folder import describe_shape, find_model_folder, group_tensors, read_meta, read_weights
 from genforge.nets.export import OnnxGraph
 from genforge.table import Table
-from genforge.training.callbacks import Callback, EarlyStopping, FiniteCheck, TimeLimit
+from genforge.training.callbacks import Callback, EarlyStopping, TimeLimit
 from genforge.training.checkpoint import CHECKPOINT_DIR, Checkpointer, restore, saved_loop_state
 from genforge.training.distributed import ddp_callback
-from genforge.training.guard import DivergenceGuard, GuardSettings
+from genforge.training.guard import divergence_callbacks
 from genforge.training.loop import LoopConfig, LoopState, TrainingLoop, TrainingTask
 from genforge.training.plots import EpochImages
 from genforge.training.progress import ProgressBar
@@ -223,7 +223,8 @@ class Estimator:
     def _loop_callbacks(self, params: dict, frame: Frame, validation_frame: Frame | None,
                         run_dir: Path) -> list[Callback]:
         """The callbacks the parameters ask for."""
-        callbacks: list[Callback] = [*self._divergence_callbacks(params), EpochImages(run_dir),
+        # The divergence guard (it records into training_events()), else the finite-loss check.
+        callbacks: list[Callback] = [*divergence_callbacks(params, self._info), EpochImages(run_dir),
                                      Checkpointer(run_dir / CHECKPOINT_DIR, self.to_saved, params["checkpoint_every"])]
         if params["verbose"]:
             callbacks.append(ProgressBar())
@@ -237,15 +238,6 @@ class Estimator:
         if every:
             callbacks.append(self._fid_callback(params, frame, validation_frame, every))
         return callbacks
-
-    def _divergence_callbacks(self, params: dict) -> list[Callback]:
-        """The divergence guard where the estimator has one and it is on (it records into
-        ``training_events()``); else the finite-loss check, which ends a diverged run with an error."""
-        if not params.get("divergence_guard"):
-            return [FiniteCheck()]
-        settings = GuardSettings(lr_factor=params["guard_lr_factor"], max_rollbacks=params["guard_max_rollbacks"],
-                                 collapse=params["guard_collapse"], explode=params["guard_explode"])
-        return DivergenceGuard(settings, self._info.setdefault("training_events", [])).callbacks()
 
     def _fid_callback(self, params: dict, frame: Frame, validation_frame: Frame | None, every: int) -> Callback:
         """FID every ``every`` epochs on ``score_samples`` images against the validation frame (else the

@@ -38,6 +38,7 @@ import torch
 import torch.distributed as dist
 
 from genforge.errors import TrainingError
+from genforge.training.callbacks import FiniteCheck
 from genforge.training.checkpoint import Snapshot
 from genforge.training.loop import Callback, TrainingLoop
 
@@ -61,6 +62,17 @@ def image_spread(images: np.ndarray) -> float:
     """Root mean per-pixel variance across a batch of uint8 images, pixels in [0, 1] (0: all the same)."""
     flat = images.reshape(len(images), -1).astype(np.float32) / 255.0
     return float(np.sqrt(flat.var(axis=0).mean())) if len(flat) > 1 else 0.0
+
+
+def divergence_callbacks(params: dict, info: dict) -> list[Callback]:
+    """What an estimator's ``divergence_guard`` parameter asks for: the guard (recording into
+    ``info["training_events"]``, the model's ``training_events()``), or, when it is off or the estimator has
+    none, ``FiniteCheck``, which ends a diverged run with a TrainingError."""
+    if not params.get("divergence_guard"):
+        return [FiniteCheck()]
+    settings = GuardSettings(lr_factor=params["guard_lr_factor"], max_rollbacks=params["guard_max_rollbacks"],
+                             collapse=params["guard_collapse"], explode=params["guard_explode"])
+    return DivergenceGuard(settings, info.setdefault("training_events", [])).callbacks()
 
 
 def event_line(event: dict) -> str:
