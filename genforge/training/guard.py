@@ -2,7 +2,7 @@
 
 ``DivergenceGuard`` looks for three kinds of trouble (the ``kind`` of an event):
 
-- ``nan``: a step metric became NaN or infinite;
+- ``nan``: a step metric became NaN or infinite, or (checked at each epoch's end) a network's weights did;
 - ``exploding``: a loss's running mean grew past ``explode`` times its healthy scale (the largest magnitude
   it had on the run's first step and in the epochs that passed the guard), and at least ``explode`` in size;
 - ``collapse``: the spread of the task's fixed-noise samples (the square root of the per-pixel variance
@@ -13,7 +13,8 @@
 It checks the loop's running means every ``REFRESH_STEPS`` steps (they are computed anyway: no extra
 device sync) and, at each epoch's end, the epoch's means and the samples. On trouble it puts the last good
 state back (``checkpoint.Snapshot``, taken after every epoch that passed: weights, EMA copies, optimizer
-states, loop counters and history, RNG states), multiplies every learning rate by ``lr_factor``, records
+states, loop counters and history, RNG states; copies on the training device, so about the weights' and
+optimizer states' memory once more), multiplies every learning rate by ``lr_factor``, records
 the event (``events``: the model's ``training_events()``; the history's ``guard_rollbacks`` column counts
 them) and trains on from there. After ``max_rollbacks`` rollbacks the next event rolls back and stops the
 run (``stopped_reason == "divergence_guard"``, with a warning that says what happened and what to try); a
