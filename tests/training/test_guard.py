@@ -260,3 +260,4 @@ def test_the_parameters_are_declared_for_the_signature_and_schema():
     assert schema["guard_lr_factor"] == {**schema["guard_lr_factor"], "type": "float", "default": 0.5,
                                          "min": 0.001, "max": 0.999}
     assert "guard_max_rollbacks" in gf.VAEEstimator.PARAMS and "divergence_guard" not in gf.CNNEstimator.PARAMS
+    assert gf.CNNEstimator().training_events() == [] == gf.GANEstimator().training_events()  # never guarded / untrained
