@@ -74,7 +74,6 @@ class Snapshot:
         self.state = copy.deepcopy(state)
         self.tensors = _copies(tensors)
         self.weights = {name: _copies(module.state_dict()) for name, module in loop.task.modules.items()}
-        self.epoch, self.step = loop.state.epoch, loop.state.step
 
     def restore(self, loop: TrainingLoop) -> None:
         """Put the loop and its task back where they were (``loop.state`` is changed in place: the loop holds it)."""

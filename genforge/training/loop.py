@@ -16,16 +16,16 @@ Callbacks (``Callback``) are called at four points with the running loop (``Trai
                                    ``loop.state.history`` and a callback may add columns to it
     on_train_end(loop)             always, last; ``loop.error`` is set when training failed
 
-They run in ascending ``order`` (then in the order given): the finite-loss check (-30), scores that add
-columns (-20) and the time limit (-15) come before DDP (-10: it averages the row and holds back a rank's
-mid-epoch stop until the ranks agree), then early stopping (0), checkpoints and grids (10) and progress
-(20). A callback stops training with ``loop.request_stop(reason)``; one that has put ``loop.state`` (and
-the task) back to an earlier point, as the divergence guard's rollback does, calls ``loop.rewind()``: the
-loop drops the rest of the epoch (the callbacks after it included) and carries on from the state as it now
-is. The finite-loss check, the time limit
-and early stopping are in ``callbacks.py``, checkpoints in ``checkpoint.py``, grids and plots in
+They run in ascending ``order`` (then in the order given): the finite-loss check or the divergence guard
+(-30), scores that add columns (-20) and the time limit (-15) come before DDP (-10: it averages the row and
+holds back a rank's mid-epoch stop until the ranks agree), then early stopping (0), checkpoints and grids
+(10), progress (20) and the guard's snapshots (25). A callback stops training with
+``loop.request_stop(reason)``; one that has put ``loop.state`` (and the task) back to an earlier point, as
+the divergence guard's rollback does, calls ``loop.rewind()``: the loop drops the rest of the epoch (the
+callbacks after it included) and carries on from the state as it now is. The finite-loss check, the time
+limit and early stopping are in ``callbacks.py``, checkpoints in ``checkpoint.py``, grids and plots in
 ``plots.py``, progress in ``progress.py``, scores during training in ``scoring.py``, DDP in
-``distributed.py``, the divergence guard (rollbacks) in ``guard.py``.
+``distributed.py``, the divergence guard in ``guard.py``.
 """
 
 from __future__ import annotations
