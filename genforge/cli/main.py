@@ -105,6 +105,7 @@ def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: st
     from genforge.data import import_file
     from genforge.estimators import get_estimator
     from genforge.training import distributed
+    from genforge.training.guard import event_line
 
     cls = get_estimator(algo)
     params = parse_params(cls.PARAMS, ctx.args)
@@ -134,6 +135,8 @@ def train(ctx: click.Context, algo: str, frame_source: str, validation_frame: st
         if not env.is_main_process:
             return  # rank 0 reports and saves; the others are done
     click.echo(repr(model.scoring_history()))
+    for event in model.training_events():
+        click.echo(event_line(event))
     path = save_model(model, out)
     click.echo(f"saved {path}")
 

@@ -34,9 +34,10 @@ from genforge.frame import Frame
 from genforge.model_folder import describe_shape, find_model_folder, group_tensors, read_meta, read_weights
 from genforge.nets.export import OnnxGraph
 from genforge.table import Table
-from genforge.training.callbacks import Callback, EarlyStopping, FiniteCheck, TimeLimit
+from genforge.training.callbacks import Callback, EarlyStopping, TimeLimit
 from genforge.training.checkpoint import CHECKPOINT_DIR, Checkpointer, restore, saved_loop_state
 from genforge.training.distributed import ddp_callback
+from genforge.training.guard import divergence_callbacks
 from genforge.training.loop import LoopConfig, LoopState, TrainingLoop, TrainingTask
 from genforge.training.plots import EpochImages
 from genforge.training.progress import ProgressBar
@@ -164,8 +165,13 @@ class Estimator:
 
     @property
     def stopped_reason(self) -> str | None:
-        """Why the last training ended early ("early_stopping", "max_runtime_secs"), or None."""
+        """Why the last training ended early ("early_stopping", "max_runtime_secs", "divergence_guard"), or None."""
         return self._info.get("stopped_reason")
+
+    def training_events(self) -> list[dict[str, Any]]:
+        """What the divergence guard found and did, oldest first (saved with the model): one dict per event,
+        ``{"epoch", "step", "kind": "nan" | "exploding" | "collapse", "evidence", "action": "rollback" | "stop"}``."""
+        return [dict(event) for event in self._info.get("training_events", [])]
 
     # ------------------------------------------------------------------------------ training
     def train(self, x: Any = None, y: Any = None, training_frame: Frame | None = None,
@@ -217,7 +223,8 @@ class Estimator:
     def _loop_callbacks(self, params: dict, frame: Frame, validation_frame: Frame | None,
                         run_dir: Path) -> list[Callback]:
         """The callbacks the parameters ask for."""
-        callbacks: list[Callback] = [FiniteCheck(), EpochImages(run_dir),
+        # The divergence guard (it records into training_events()), else the finite-loss check.
+        callbacks: list[Callback] = [*divergence_callbacks(params, self._info), EpochImages(run_dir),
                                      Checkpointer(run_dir / CHECKPOINT_DIR, self.to_saved, params["checkpoint_every"])]
         if params["verbose"]:
             callbacks.append(ProgressBar())

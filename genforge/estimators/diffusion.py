@@ -24,7 +24,7 @@ from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
 from genforge.estimators.generator import Generator
 from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, to_uint8_images
-from genforge.estimators.params import Param, ParamSet, common_params
+from genforge.estimators.params import Param, ParamSet, common_params, guard_params
 from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -63,7 +63,7 @@ DIFFUSION_PARAMS = ParamSet(common_params() + [
     Param("score_samples", int, 1000, "Generated (and reference) images behind the per-epoch FID.", low=2, high=100000),
     Param("evaluator", str, None, "Feature extractor of the FID during training and of model_performance (None = the "
           "built-in evaluator that fits the frame).", nullable=True),
-])
+] + guard_params(False))
 
 _EVAL_BATCH = 256
 GRID_STEPS = 10  # DDIM steps of the per-epoch sample grid: enough to see progress, cheap on a CPU
@@ -265,6 +265,7 @@ class DiffusionTask:
         fixed = torch.Generator().manual_seed(model._info["seed"])
         self.fixed_z = torch.randn(GRID_IMAGES, model.latent_size, generator=fixed)
         self.fixed_labels = torch.arange(GRID_IMAGES) % self.num_classes if self.num_classes else None
+        self.lr_scale = 1.0  # lowered by the divergence guard at each rollback (the rate is set every step)
 
     def start(self, plan: TrainingPlan) -> None:
         """The warm-up is counted in steps, a function of the step alone (exact resumes)."""
@@ -278,7 +279,7 @@ class DiffusionTask:
 
     def learning_rate(self, step: int) -> float:
         warmup = self.params["warmup_steps"]
-        return self.params["lr"] * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
+        return self.params["lr"] * self.lr_scale * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, step: int) -> dict[str, torch.Tensor]:
         batch = len(images)

@@ -19,7 +19,7 @@ from genforge.estimators.base import Estimator
 from genforge.estimators.generator import Generator
 from genforge.estimators.h2o_form import check_h2o_form
 from genforge.estimators.inputs import to_uint8_images
-from genforge.estimators.params import Param, ParamSet, common_params
+from genforge.estimators.params import Param, ParamSet, common_params, guard_params
 from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -65,7 +65,7 @@ GAN_PARAMS = ParamSet(common_params() + [
     Param("evaluator", str, None, "Feature extractor of the FID during training and of model_performance: a built-in "
           "evaluator ('fashion-mnist', 'digits'), a saved CNNEstimator folder or Inception weights (None = the "
           "built-in evaluator that fits the frame).", nullable=True),
-])
+] + guard_params(True))
 
 
 @register

@@ -194,3 +194,21 @@ def common_params() -> list[Param]:
         Param("overwrite", bool, False, "Let train() replace another run's checkpoint, sample grids and history.png "
               "in run_dir (default: refuse; resuming from run_dir's own checkpoint needs no overwrite)."),
     ]
+
+
+def guard_params(enabled: bool) -> list[Param]:
+    """The divergence guard's parameters (genforge.training.guard; docs/estimators.md, "Divergence guard"),
+    on by default where ``enabled``."""
+    return [
+        Param("divergence_guard", bool, enabled, "Watch training for NaN/inf or exploding losses and a collapse of "
+              "sample diversity; on each, roll back to the last good epoch and lower the learning rates."),
+        Param("guard_lr_factor", float, 0.5, "Divergence guard: every learning rate is multiplied by this at each "
+              "rollback.", low=0.001, high=0.999),
+        Param("guard_max_rollbacks", int, 3, "Divergence guard: rollbacks allowed; the next event stops training "
+              "(0 = stop at the first).", low=0, high=100),
+        Param("guard_collapse", float, 0.1, "Divergence guard: a collapse is a spread of the fixed-noise samples "
+              "below this share of the real images' spread and of the run's best (0 = no collapse check).",
+              low=0, high=1),
+        Param("guard_explode", float, 1000.0, "Divergence guard: a loss explodes when it grows past this many "
+              "times its healthy scale.", low=2, high=1e12),
+    ]

@@ -20,7 +20,7 @@ from genforge.errors import DataError
 from genforge.estimators.base import Estimator
 from genforge.estimators.generator import Generator
 from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, to_uint8_images
-from genforge.estimators.params import Param, ParamSet, common_params
+from genforge.estimators.params import Param, ParamSet, common_params, guard_params
 from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -41,7 +41,7 @@ VAE_PARAMS = ParamSet(common_params() + [
           low=0),
     Param("conditional", bool, False, "Conditional VAE: the label goes into encoder and decoder (needs labels)."),
     Param("lr", float, 1e-3, "Learning rate (Adam).", low=0, high=1),
-])
+] + guard_params(False))
 
 _EVAL_BATCH = 256
 

@@ -295,6 +295,13 @@ class RemoteModel:
             history = self.conn.request("GET", f"/api/v1/models/{self.id}")["history"]
         return Table(history or [])
 
+    def training_events(self) -> list[dict]:
+        """What the divergence guard found and did during training (as ``Estimator.training_events``)."""
+        events = self.record.get("training_events")
+        if events is None:
+            events = self.conn.request("GET", f"/api/v1/models/{self.id}").get("training_events")
+        return [dict(event) for event in events or []]
+
     def predict(self, n: int = 64, seed: int | None = None, labels: Any = None, **options: Any) -> Frame:
         """``n`` generated images as a local Frame (the same seed gives the same images); diffusion models
         take ``steps``, ``sampler`` and ``guidance_scale``."""
@@ -404,6 +411,9 @@ class RemoteEstimator:
 
     def scoring_history(self):
         return self._fitted().scoring_history()
+
+    def training_events(self) -> list[dict]:
+        return self._fitted().training_events()
 
     def download(self, path: str | Path = "models", force: bool = False) -> Path:
         return self._fitted().download(path, force=force)

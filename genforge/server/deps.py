@@ -69,5 +69,7 @@ def model_out(row: ModelRow, full: bool = True) -> dict[str, Any]:
     return {"id": row.id, "algo": row.algo, "generator": is_generator(row.algo),
             "parameters": public_params(row.parameters),
             "frame_schema": row.frame_schema, "metrics": row.metrics or {},
-            "history": (row.history or []) if full else None, "job_id": row.job_id, "source": row.source,
+            "history": (row.history or []) if full else None,
+            "training_events": list((row.info or {}).get("training_events") or []) if full else None,
+            "job_id": row.job_id, "source": row.source,
             "format": row.format or "genforge", "created": iso(row.created)}

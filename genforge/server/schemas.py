@@ -136,6 +136,9 @@ class ModelOut(BaseModel):
     frame_schema: dict[str, Any] | None = None
     metrics: dict[str, Any]
     history: list[dict[str, Any]] | None = None
+    training_events: list[dict[str, Any]] | None = Field(
+        None, description="What the divergence guard found and did during training: {epoch, step, kind "
+                          "('nan', 'exploding', 'collapse'), evidence, action ('rollback', 'stop')} per event.")
     job_id: str | None = None
     source: str
     format: Literal["genforge", "onnx"] = Field(

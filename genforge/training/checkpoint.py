@@ -5,10 +5,13 @@ and history (``LoopState``) and the RNG states of torch, NumPy and Python, writt
 (never pickle). ``Checkpointer`` writes ``run_dir/checkpoint`` every ``every`` epochs and at the end of a
 run that did not fail; ``restore`` puts a checkpoint's state back into a task and returns the loop state
 to continue from. A killed run resumed from its last checkpoint ends with the weights of an uninterrupted one.
+``Snapshot`` is the same state held in memory (the divergence guard rolls back to one).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -48,12 +51,44 @@ class Checkpointer(Callback):
             return
         meta, tensors = self.describe()
         meta = {**meta, "history": loop.state.history}
-        optimizers, optimizer_tensors = flatten_state({n: o.state_dict() for n, o in loop.task.optimizers.items()},
-                                                      "optimizers")
-        rng, rng_tensors = flatten_state(rng_snapshot(), "rng")
-        state = {"loop": loop.state.to_dict(), "optimizers": optimizers, "rng": rng}
-        write_model_folder(self.folder, meta, tensors, (state, {**optimizer_tensors, **rng_tensors}))
+        write_model_folder(self.folder, meta, tensors, training_state(loop))
         self.written_epoch = loop.state.epoch
+
+
+def training_state(loop: TrainingLoop) -> tuple[dict, dict[str, torch.Tensor]]:
+    """What a checkpoint holds beside the model: every optimizer's state, the loop state and the RNG states,
+    as JSON and named tensors (the tensors are the live ones, not copies)."""
+    optimizers, optimizer_tensors = flatten_state({n: o.state_dict() for n, o in loop.task.optimizers.items()},
+                                                  "optimizers")
+    rng, rng_tensors = flatten_state(rng_snapshot(), "rng")
+    state = {"loop": loop.state.to_dict(), "optimizers": optimizers, "rng": rng}
+    return state, {**optimizer_tensors, **rng_tensors}
+
+
+class Snapshot:
+    """A checkpoint in memory: copies of every network's weights (EMA copies included) and of the
+    ``training_state``, taken from a running loop and put back into it with ``restore``."""
+
+    def __init__(self, loop: TrainingLoop) -> None:
+        state, tensors = training_state(loop)
+        self.state = copy.deepcopy(state)
+        self.tensors = _copies(tensors)
+        self.weights = {name: _copies(module.state_dict()) for name, module in loop.task.modules.items()}
+
+    def restore(self, loop: TrainingLoop) -> None:
+        """Put the loop and its task back where they were (``loop.state`` is changed in place: the loop holds it)."""
+        with torch.no_grad():
+            for name, module in loop.task.modules.items():
+                module.load_state_dict(self.weights[name], strict=True)  # copies into the live tensors
+        # The optimizers would keep the given tensors as their state: hand them copies, keep ours intact.
+        restore(loop.task, {**self.state, "tensors": _copies(self.tensors)})
+        saved = LoopState.from_dict(copy.deepcopy(self.state["loop"]))
+        for field in dataclasses.fields(LoopState):
+            setattr(loop.state, field.name, getattr(saved, field.name))
+
+
+def _copies(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key: value.detach().clone() for key, value in tensors.items()}
 
 
 def saved_loop_state(folder: Path, history: list[dict]) -> tuple[LoopState, dict | None]:

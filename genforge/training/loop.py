@@ -16,13 +16,16 @@ Callbacks (``Callback``) are called at four points with the running loop (``Trai
                                    ``loop.state.history`` and a callback may add columns to it
     on_train_end(loop)             always, last; ``loop.error`` is set when training failed
 
-They run in ascending ``order`` (then in the order given): the finite-loss check (-30), scores that add
-columns (-20) and the time limit (-15) come before DDP (-10: it averages the row and holds back a rank's
-mid-epoch stop until the ranks agree), then early stopping (0), checkpoints and grids (10) and progress
-(20). A callback stops training with ``loop.request_stop(reason)``. The finite-loss check, the time limit
-and early stopping are in ``callbacks.py``, checkpoints in ``checkpoint.py``, grids and plots in
+They run in ascending ``order`` (then in the order given): the finite-loss check or the divergence guard
+(-30), scores that add columns (-20) and the time limit (-15) come before DDP (-10: it averages the row and
+holds back a rank's mid-epoch stop until the ranks agree), then early stopping (0), checkpoints and grids
+(10), progress (20) and the guard's snapshots (25). A callback stops training with
+``loop.request_stop(reason)``; one that has put ``loop.state`` (and the task) back to an earlier point, as
+the divergence guard's rollback does, calls ``loop.rewind()``: the loop drops the rest of the epoch (the
+callbacks after it included) and carries on from the state as it now is. The finite-loss check, the time
+limit and early stopping are in ``callbacks.py``, checkpoints in ``checkpoint.py``, grids and plots in
 ``plots.py``, progress in ``progress.py``, scores during training in ``scoring.py``, DDP in
-``distributed.py``.
+``distributed.py``, the divergence guard in ``guard.py``.
 """
 
 from __future__ import annotations
@@ -132,12 +135,14 @@ class LoopState:
     best_metric: float | None = None
     rounds_without_improvement: int = 0
     stopped_reason: str | None = None
+    # What callbacks must carry over a resume (plain JSON values keyed by the callback's name).
+    callback_state: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
             "epoch": self.epoch, "step": self.step, "images_seen": self.images_seen, "history": self.history,
             "best_metric": self.best_metric, "rounds_without_improvement": self.rounds_without_improvement,
-            "stopped_reason": self.stopped_reason,
+            "stopped_reason": self.stopped_reason, "callback_state": self.callback_state,
         }
 
     @classmethod
@@ -169,6 +174,7 @@ class TrainingLoop:
         self.last_step_images = 0
         self.running_means: dict[str, float] | None = None
         self.error: BaseException | None = None
+        self._rewound = False
 
     @property
     def is_main_process(self) -> bool:
@@ -177,6 +183,16 @@ class TrainingLoop:
     def request_stop(self, reason: str) -> None:
         """End training after the current step (or epoch); ``reason`` becomes ``stopped_reason``."""
         self.state.stopped_reason = reason
+
+    def rewind(self) -> None:
+        """Drop the rest of the current epoch, the callbacks still to run included: the caller has put
+        ``state`` (and the task) back to an earlier point, from which the loop carries on."""
+        self._rewound = True
+        self.running_means = None
+
+    def _take_rewind(self) -> bool:
+        rewound, self._rewound = self._rewound, False
+        return rewound
 
     def run(self) -> LoopState:
         """Train until ``config.epochs`` epochs are done or a callback stops it; returns the final state."""
@@ -216,6 +232,10 @@ class TrainingLoop:
             self.running_means = _means(sums, counts) if state.step % REFRESH_STEPS == 0 else None
             for callback in self.callbacks:
                 callback.on_step_end(self, metrics)
+                if self._rewound:
+                    break
+            if self._take_rewind():
+                return True
             if state.stopped_reason is not None:
                 break
         if steps == 0:
@@ -230,6 +250,8 @@ class TrainingLoop:
         state.history.append(row)
         for callback in self.callbacks:
             callback.on_epoch_end(self, row)
+            if self._take_rewind():
+                break
         return True
 
 

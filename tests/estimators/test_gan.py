@@ -141,6 +141,7 @@ def test_conditional_needs_labels():
 
 
 def test_nan_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint(tiny_frame, tmp_path, monkeypatch):
+    """Unguarded runs (divergence_guard=False) end at the first NaN (tests/training/test_guard.py: guarded)."""
     original = GANTask.train_step
 
     def diverging(self, images, labels, step):
@@ -151,7 +152,8 @@ def test_nan_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint(tiny_fr
 
     monkeypatch.setattr(GANTask, "train_step", diverging)
     with pytest.raises(TrainingError, match="d_loss.*epoch 2.*last good checkpoint"):
-        gf.GANEstimator(**{**TINY, "epochs": 3}, run_dir=str(tmp_path)).train(training_frame=tiny_frame)
+        gf.GANEstimator(**{**TINY, "epochs": 3}, run_dir=str(tmp_path), divergence_guard=False).train(
+            training_frame=tiny_frame)
     saved = json.loads((tmp_path / "checkpoint" / "model.json").read_text())
     assert [row["epoch"] for row in saved["history"]] == [1]
     assert gf.load_model(tmp_path / "checkpoint").predict(2).images.shape == (2, 16, 16, 1)

@@ -35,6 +35,7 @@ WORLD = 2
 # Schedules that depend on the length of training: the VAE's KL warm-up, the CNN's cosine learning rate.
 SCHEDULED = {"vae": dict(epochs=3, kl_warmup_epochs=2, seed=1, width=4, latent_dim=4, verbose=False),
              "cnn": dict(epochs=3, lr_schedule="cosine", seed=1, width=4, dense=8, verbose=False)}
+GUARDED = dict(architecture="mlp", epochs=2, seed=3, width=8, latent_dim=8, verbose=False, guard_lr_factor=0.5)
 DIFFUSION = dict(epochs=1, seed=2, width=8, channel_mults=[1, 2], conditional=True, warmup_steps=2, verbose=False)
 
 
@@ -57,7 +58,7 @@ WORKER = textwrap.dedent("""
     from genforge.estimators.gan import GANTask
     from genforge.training import distributed
     from conftest import make_frame
-    from test_distributed import DIFFUSION, PARAMS, PER_RANK_BATCH, SCHEDULED, shared_noise
+    from test_distributed import DIFFUSION, GUARDED, PARAMS, PER_RANK_BATCH, SCHEDULED, shared_noise
 
     out = sys.argv[1]
     GANTask._noise = shared_noise
@@ -87,6 +88,21 @@ WORKER = textwrap.dedent("""
         more = gf.DiffusionEstimator(**{{**DIFFUSION, "epochs": 2}}, batch_size=PER_RANK_BATCH,
                                      checkpoint=out + "/run-diffusion/checkpoint").train(training_frame=frame)
         weights(more, "diffusion-resumed")
+        # The divergence guard: rank 1 alone sees a NaN loss, once, mid-epoch (step 10 of 24, found at the
+        # running means of step 20): both ranks must roll back together and end identical.
+        step_once = GANTask.train_step
+        def poisoned(self, images, labels, step):
+            metrics = step_once(self, images, labels, step)
+            if step == 10 and env.rank == 1 and not getattr(GANTask, "fired", False):
+                GANTask.fired = True
+                metrics["d_loss"] = metrics["d_loss"] * float("nan")
+            return metrics
+        GANTask.train_step = poisoned
+        guarded = gf.GANEstimator(**GUARDED, batch_size=PER_RANK_BATCH).train(training_frame=make_frame(n=192, size=8))
+        GANTask.train_step = step_once
+        weights(guarded, "guarded")
+        with open(f"{{out}}/events-rank{{env.rank}}.json", "w") as handle:
+            json.dump({{"events": guarded.training_events(), "history": guarded.scoring_history().rows}}, handle)
         vae = gf.VAEEstimator(**SCHEDULED["vae"], batch_size=PER_RANK_BATCH).train(training_frame=frame)
         cnn = gf.CNNEstimator(**SCHEDULED["cnn"], batch_size=PER_RANK_BATCH).train(training_frame=frame)
         if env.is_main_process:
@@ -131,7 +147,7 @@ def _assert_close(expected: dict, actual: dict) -> None:
         torch.testing.assert_close(actual[key], expected[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-@pytest.mark.parametrize("name", ["plain", "resumed", "dcgan", "diffusion", "diffusion-resumed"])
+@pytest.mark.parametrize("name", ["plain", "resumed", "dcgan", "diffusion", "diffusion-resumed", "guarded"])
 def test_every_rank_ends_with_identical_weights(ddp_run, name):
     first, second = _ranks(ddp_run, name)
     assert first.keys() == second.keys()
@@ -229,3 +245,16 @@ def test_the_diffusion_run_trains_under_ddp(ddp_run):
     for prefix in ("unet.", "unet_ema."):
         moved = [k for k in first if k.startswith(prefix) and not torch.equal(first[k], resumed[k])]
         assert moved, prefix
+
+
+def test_the_ranks_agree_on_a_rollback_that_one_of_them_found(ddp_run):
+    """Rank 1 alone saw the NaN; both rolled back at the same step, recorded the same event and trained on."""
+    first, second = (json.loads((ddp_run / f"events-rank{r}.json").read_text()) for r in range(WORLD))
+    assert first["events"] == second["events"]
+    (event,) = first["events"]
+    assert (event["kind"], event["action"], event["epoch"], event["step"]) == ("nan", "rollback", 1, 20)
+    assert "d_loss" in event["evidence"]
+    assert [row["guard_rollbacks"] for row in first["history"]] == [1, 1] == [r["guard_rollbacks"] for r in
+                                                                              second["history"]]
+    guarded = _ranks(ddp_run, "guarded")[0]
+    assert all(torch.isfinite(t).all() for t in guarded.values() if t.is_floating_point())

@@ -76,6 +76,7 @@ export function lineChart(title, series, { width = 420, height = 220, xLabel = "
 
 /** The panel a history column belongs on. */
 function groupOf(column, algo) {
+  if (column === "guard_rollbacks") return "Divergence guard: rollbacks so far";
   if (/acc/.test(column)) return "Accuracy";
   if (/d_real|d_fake/.test(column)) return "Discriminator D(x): real and fake";
   if (/weight$|(^|_)lr$/.test(column)) return "Schedule";

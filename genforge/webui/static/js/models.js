@@ -153,7 +153,19 @@ export async function modelPage(view, id, signal) {
       h("div.panel", h("h2", "Parameters"), dl(params),
         h("h3", "Data"), dl([["images", shape(model)], ["source", model.source], ["created", when(model.created)]]))),
     h("div.panel", h("h2", "Training history"), historyCharts(model.history, model.algo)));
+  if (model.parameters.divergence_guard || model.training_events?.length) view.append(guardPanel(model.training_events || []));
   if (model.generator) view.append(generatorPanels(model, path));
+}
+
+/** The divergence guard's events: what it found during training (NaN, exploding loss, collapse) and did. */
+function guardPanel(events) {
+  const body = events.length
+    ? h("table#model-guard-events", h("thead", h("tr", ["Epoch", "Step", "Found", "Action", "Evidence"].map((c) => h("th", c)))),
+      h("tbody", events.map((e) => h("tr", { dataset: { kind: e.kind, action: e.action } },
+        h("td.num", String(e.epoch)), h("td.num", String(e.step)), h("td", e.kind), h("td", e.action), h("td", e.evidence)))))
+    : h("p.empty#model-guard-events", "No events: training ran without NaN, exploding losses or collapse.");
+  return h("div.panel#model-guard", h("h2", "Divergence guard"),
+    h("p.muted", "Each event rolled training back to the last good epoch and lowered the learning rates; 'stop' ended it."), body);
 }
 
 function classSelect(id, model) {
