@@ -15,6 +15,7 @@ from genforge.errors import DataError, GenforgeError, ModelFormatError, NotFitte
 from genforge.estimators import CNNEstimator, DiffusionEstimator, GANEstimator, VAEEstimator, clone
 from genforge.frame import Frame
 from genforge import metrics  # gf.metrics.evaluate, gf.metrics.fid, ...
+from genforge import report  # model.report(frame, path), model.latent_directions(k), ... (installs them)
 from genforge.session import connect, connection, get_frame, get_model, init, ls, remove, shutdown  # httpx when called
 from genforge.table import Table
 
@@ -23,6 +24,7 @@ __all__ = [
     "Frame",
     "Table",
     "metrics",
+    "report",
     "import_file",
     "list_datasets",
     "GANEstimator",
