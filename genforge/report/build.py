@@ -38,7 +38,8 @@ def report_paths(path: Any) -> tuple[Path, Path]:
 
 def build_report(model: Any, frame: Any, path: Any = "report.html", samples: int = 2000, training_frame: Any = None,
                  extractor: Any = None, seed: int = 0, force: bool = False, sections: Any = None, k: int = 5,
-                 levels: list | None = None, sweep_samples: int | None = None) -> dict[str, Any]:
+                 levels: list | None = None, sweep_samples: int | None = None,
+                 progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
     """Write the report of generator ``model`` against ``frame`` (held-out real images) to ``path`` (HTML)
     and its figures to the ``.json`` beside it; returns the JSON's content with ``path`` and ``json_path``.
 
@@ -48,7 +49,7 @@ def build_report(model: Any, frame: Any, path: Any = "report.html", samples: int
     to the real shares. ``sections`` picks some of ``SECTIONS``; ``k`` main latent directions; ``levels``
     and ``sweep_samples`` set the trade-off sweep (its knob's levels; images per level). Existing files are
     replaced only with ``force``. A section the inputs do not allow (no training frame for Copies, say) is
-    kept with the reason it was skipped.
+    kept with the reason it was skipped. ``progress(section, fraction_done)`` is called before each section.
     """
     html_path, json_path = report_paths(path)
     chosen = _check_sections(sections)
@@ -69,6 +70,8 @@ def build_report(model: Any, frame: Any, path: Any = "report.html", samples: int
     seconds: dict[str, float] = {}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="FID on .* samples")  # the sweep's counts are stated beside it
+        if progress is not None:
+            progress("generating and extracting features", 0.0)
         ctx.prepare()
         seconds["setup"] = round(time.monotonic() - started, 3)
         runners: dict[str, Callable[[ReportContext], dict]] = {
@@ -78,7 +81,9 @@ def build_report(model: Any, frame: Any, path: Any = "report.html", samples: int
             "directions": lambda c: directions_section(c, k=k),
         }
         results, pages = {}, []
-        for name in chosen:
+        for index, name in enumerate(chosen):
+            if progress is not None:
+                progress(name, index / len(chosen))
             begun = time.monotonic()
             try:
                 data = runners[name](ctx)

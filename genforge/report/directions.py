@@ -153,3 +153,26 @@ def _class_directions(ctx: ReportContext, names: list[str], out: dict) -> list[t
     image = f'<img class="traversal" alt="class directions" src="{png_uri(np.concatenate(rows), nrow=TRAVERSE_STEPS)}">'
     return [("Toward each class (one row per class, −3 to +3)", image),
             ("Measured: the evaluator's mean probability of the class along its direction (64 seeds)", table)]
+
+
+def all_directions(model: Any, k: int = 5, samples: int = 512, extractor: Any = None, seed: int = 0) -> dict[str, Any]:
+    """The main directions and (unconditional models, classifying evaluators) every class direction, from one
+    set of samples, in the form of a report's ``directions`` section (without its images): what the server's
+    traversal follows when the model has no report yet."""
+    check_model(model)
+    z, feats, ex = _sampled(model, samples, extractor, seed)
+    k = min(int(k), MAX_K, z.shape[1], feats.features.shape[1], len(z) - 1)
+    directions, explained = fit_directions(z, feats.features, k)
+    out: dict[str, Any] = {"main": [{"name": f"pc{i + 1}", "explained_variance": float(share), "vector": d.tolist()}
+                                    for i, (d, share) in enumerate(zip(directions, explained))], "classes": []}
+    if getattr(model, "num_classes", 0) or not ex.class_names or feats.probabilities is None:
+        return out
+    predicted = feats.probabilities.argmax(axis=1)
+    for index, name in enumerate(ex.class_names):
+        try:
+            direction, accuracy = fit_class_direction(z, predicted == index, name)
+        except DataError as error:
+            out["classes"].append({"name": name, "skipped": str(error)})
+            continue
+        out["classes"].append({"name": name, "accuracy": accuracy, "vector": direction.tolist()})
+    return out

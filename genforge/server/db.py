@@ -24,7 +24,8 @@ SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 MODEL_FORMATS = ("genforge", "onnx")  # a model folder (model.json + weights.safetensors) | an exported model.onnx
 
-JOB_KINDS = ("train", "evaluate")  # a training run | model_performance of a model on a frame
+JOB_KINDS = ("train", "evaluate", "report")  # a training run | model_performance of a model | its report
+MODEL_JOB_KINDS = ("evaluate", "report")  # jobs that read a model (no checkpoint to resume from)
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 JOB_STATUSES = ("queued", "running", *FINAL_STATUSES)
 

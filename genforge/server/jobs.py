@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from genforge.training.checkpoint import checkpoint_epoch
-from genforge.server.db import Database, JobRow, utcnow
+from genforge.server.db import MODEL_JOB_KINDS, Database, JobRow, utcnow
 from genforge.server.errors import ApiError
 from genforge.server.repository import require
 from genforge.server.settings import Settings
@@ -72,8 +72,8 @@ class Supervisor:
                 where = f"its last checkpoint is epoch {epoch}" if epoch else "no epoch had finished"
                 row.status, row.pid, row.finished, row.updated = "interrupted", None, utcnow(), utcnow()
                 row.message = f"the server stopped while this job ran ({where}); POST .../resume to continue."
-                if row.kind == "evaluate":
-                    row.message = "the server stopped while this evaluation ran; POST .../resume to run it again."
+                if row.kind in MODEL_JOB_KINDS:
+                    row.message = f"the server stopped while this {row.kind} job ran; POST .../resume to run it again."
             session.commit()
         if rows:
             log.warning("%d job(s) were running when the server last stopped; marked interrupted", len(rows))
@@ -146,7 +146,7 @@ class Supervisor:
                 row = require(session, JobRow, job_id)
                 if row.status not in ("queued", "running"):
                     raise ApiError(409, f"job {job_id!r} is {row.status}; only queued or running jobs can be cancelled.")
-                was_running, training = row.status == "running", row.kind != "evaluate"
+                was_running, training = row.status == "running", row.kind not in MODEL_JOB_KINDS
                 row.status, row.finished, row.updated, row.pid = "cancelled", utcnow(), utcnow(), None
                 row.message = "cancelled before it started." if not was_running else "cancelling..."
                 session.commit()
@@ -158,7 +158,7 @@ class Supervisor:
                 kept = f"the checkpoint of epoch {epoch} is kept; resume to continue." if epoch else "no epoch had finished."
                 self._set(job_id, None, message=f"cancelled; {kept}")
             elif was_running:
-                self._set(job_id, None, message="cancelled; no scores were stored.")
+                self._set(job_id, None, message="cancelled; nothing was stored.")
         self.wake.set()
 
     def resume(self, job_id: str) -> None:
@@ -169,8 +169,8 @@ class Supervisor:
             epoch = checkpoint_epoch(row.run_dir)
             row.status, row.resume, row.finished, row.updated, row.pid = "queued", 1, None, utcnow(), None
             row.message = f"queued to resume from epoch {epoch}." if epoch else "queued to start again (no checkpoint)."
-            if row.kind == "evaluate":
-                row.message = "queued to evaluate again."
+            if row.kind in MODEL_JOB_KINDS:
+                row.message = f"queued to {row.kind} again."
             session.commit()
         self.wake.set()
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from genforge.errors import GenforgeError
 from genforge.frame import Frame
-from genforge.server.db import Database, FrameRow, JobRow, ModelRow, utcnow
+from genforge.server.db import MODEL_JOB_KINDS, Database, FrameRow, JobRow, ModelRow, utcnow
 from genforge.server.errors import ApiError, not_found
 from genforge.server.settings import Settings
 from genforge.server.store import new_id, save_frame
@@ -143,7 +143,7 @@ class Repository:
     def add_job(self, kind: str, algo: str, frame: str, parameters: dict[str, Any], *, epochs: int = 0,
                 validation_frame: str | None = None, model_id: str | None = None, message: str = "queued") -> JobRow:
         """A queued job (``kind`` "train" or "evaluate") with its run folder under ``runs/<id>``."""
-        ident = new_id("job" if kind == "train" else "eval")
+        ident = new_id({"train": "job", "report": "report"}.get(kind, "eval"))
         row = JobRow(id=ident, kind=kind, algo=algo, training_frame=frame, validation_frame=validation_frame,
                      parameters=parameters, status="queued", progress=0.0, message=message, epoch=0, epochs=epochs,
                      history=[], model_id=model_id, run_dir=str(self.settings.runs_dir / ident), attempt=0, resume=0)
@@ -234,9 +234,10 @@ class Repository:
         with self.db.session() as session:
             row = require(session, ModelRow, ident)
             busy = session.scalars(select(JobRow.id).where(
-                JobRow.status.in_(ACTIVE), JobRow.kind == "evaluate", JobRow.model_id == ident)).first()
+                JobRow.status.in_(ACTIVE), JobRow.kind.in_(MODEL_JOB_KINDS), JobRow.model_id == ident)).first()
             if busy:
-                raise ApiError(409, f"model {ident!r} is being evaluated by the {busy} job; wait for it or cancel it.")
+                raise ApiError(409, f"model {ident!r} is being evaluated or reported on by the {busy} job; wait for it "
+                                    "or cancel it.")
             session.delete(row)
             session.commit()
         if Path(row.path).resolve().parent == self.settings.models_dir:

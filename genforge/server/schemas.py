@@ -100,9 +100,10 @@ class JobCreate(Strict):
 
 class JobOut(BaseModel):
     id: str
-    kind: Literal["train", "evaluate"] = Field(
+    kind: Literal["train", "evaluate", "report"] = Field(
         "train", description="'train': a training run (its model in model_id when done); 'evaluate': "
-                             "model_performance of the model model_id on training_frame (the scores in result).")
+                             "model_performance of the model model_id on training_frame (the scores in result); "
+                             "'report': the model report of model_id (GET /api/v1/models/{id}/report.html when done).")
     algo: str
     status: Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
     progress: float
@@ -117,7 +118,8 @@ class JobOut(BaseModel):
     metrics: dict[str, Any] | None = None
     history: list[dict[str, Any]]
     model_id: str | None = None
-    result: EvaluateOut | None = Field(None, description="An evaluate job's scores, once it is done.")
+    result: EvaluateOut | ReportOut | None = Field(None, description="An evaluate job's scores or a report job's "
+                                                   "summary, once it is done.")
     created: str
     started: str | None = None
     finished: str | None = None
@@ -182,6 +184,34 @@ class EvaluateOut(BaseModel):
     model_id: str
     frame: str
     metrics: dict[str, Any]
+
+
+class ReportIn(Strict):
+    frame: str = Field(..., min_length=1, max_length=64, description="A frame id: held-out real images.")
+    training_frame: str | None = Field(None, min_length=1, max_length=64,
+                                       description="A frame id: the model's training images (for Copies and Bias).")
+    samples: int = Field(2000, ge=50, le=50000, description="Generated images the report scores.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Noise seed of the generated images.")
+
+
+class ReportOut(BaseModel):
+    model_id: str
+    frame: str
+    training_frame: str | None = None
+    samples: int
+    seconds: dict[str, float]
+    total_seconds: float
+    skipped: dict[str, str] = Field(default_factory=dict, description="Sections the inputs did not allow, and why.")
+
+
+class TraverseIn(Strict):
+    direction: str = Field("pc1", min_length=2, max_length=80, pattern=r"^(pc\d{1,2}|class:.+)$",
+                           description="'pc1'..'pc20' (a main direction) or 'class:NAME' (toward a class).")
+    seed: int = Field(0, ge=0, le=2**53 - 1, description="Noise seed of the first row's latent vector.")
+    rows: int = Field(1, ge=1, le=8, description="Rows of the grid: latent vectors of seeds seed, seed+1, ...")
+    steps: int = Field(9, ge=2, le=64, description="Images per row, from -scale to +scale along the direction.")
+    scale: float = Field(3.0, gt=0, le=100, description="How far to walk, in standard deviations of the prior.")
+    label: int | str | None = Field(None, description="Class (index or name) of every image; conditional models only.")
 
 
 # ------------------------------------------------------------------------------ Open Inference Protocol v2

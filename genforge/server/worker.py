@@ -3,7 +3,8 @@
 A training job: the worker reads the job from the database, trains with the run folder as ``run_dir`` (so a
 checkpoint is written after every epoch), reports progress through a ``ProgressReport`` training callback,
 saves the model and records it (through ``Repository.add_model``). An evaluate job: it loads its own copy of
-the model, runs ``model_performance(frame)`` and stores the scores (``Repository.set_metrics``). Every write
+the model, runs ``model_performance(frame)`` and stores the scores (``Repository.set_metrics``). A report job:
+the model report into the run folder (see ``server.report_job``). Every write
 is conditional on the job's ``attempt`` and ``running`` status: a worker whose job was cancelled, or
 restarted elsewhere, stops instead of overwriting it. It exits when its server dies.
 """
@@ -86,6 +87,10 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
     try:
         if job.kind == "evaluate":
             evaluate(repo, job, reporter)
+        elif job.kind == "report":
+            from genforge.server.report_job import run_report
+
+            run_report(repo, job, reporter)
         else:
             train(repo, job, reporter)
         return 0
@@ -96,7 +101,7 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
         return 1
     except Exception as error:  # noqa: BLE001 - reported on the job; the traceback goes to worker.log
         traceback.print_exc()
-        doing = "evaluating" if job.kind == "evaluate" else "training"
+        doing = {"evaluate": "evaluating", "report": "writing the report"}.get(job.kind, "training")
         _fail(reporter, f"internal error while {doing} ({type(error).__name__}: {error}); see "
                         f"{Path(job.run_dir) / 'worker.log'}.")
         return 1
