@@ -6,8 +6,9 @@ Labelled frames (and an evaluator that classifies their classes): each class's s
 the class against the real images of the class). Unlabelled frames: the same over k-means clusters of the
 evaluator's features of the held-out images.
 
-A class is flagged under- or over-produced when its generated share is below ``UNDER`` or above ``OVER``
-times the real share and the difference is beyond chance (a binomial z-score over 3 at this sample count).
+A class is flagged under- or over-produced when its generated share is below half or above twice the real
+share (``UNDER``, ``OVER``: symmetric on a log scale) and the difference is beyond chance (a z-score over 3
+for the difference of two binomial shares, at the generated and the real image counts).
 A flagged class whose training share deviates the same way is marked as following the training data (a
 data bias rather than a model one).
 """
@@ -25,7 +26,7 @@ from genforge.metrics.prdc import precision_recall
 from genforge.report.context import ReportContext, png_uri
 from genforge.report.svg import bar_chart
 
-UNDER, OVER, Z_SCORE = 0.5, 1.5, 3.0
+UNDER, OVER, Z_SCORE = 0.5, 2.0, 3.0
 NEAREST_K = 5
 
 
@@ -45,11 +46,12 @@ def _class_indices(frame, names: list[str]) -> np.ndarray:
     return mapping[frame.labels]
 
 
-def flag(expected: float, generated: float, n: int) -> str | None:
-    """"under", "over" or None for one class's generated share against its real share."""
+def flag(expected: float, generated: float, n: int, n_real: int) -> str | None:
+    """"under", "over" or None for one class's generated share (of ``n`` images) against its real share
+    (of ``n_real`` images)."""
     if expected <= 0:
         return "over" if generated > 0.02 and generated * n >= 10 else None
-    se = np.sqrt(expected * (1 - expected) / n) or 1e-12
+    se = np.sqrt(expected * (1 - expected) * (1 / n + 1 / max(1, n_real))) or 1e-12
     z = (generated - expected) / se
     if generated < UNDER * expected and z < -Z_SCORE:
         return "under"
@@ -58,12 +60,13 @@ def flag(expected: float, generated: float, n: int) -> str | None:
     return None
 
 
-def _rows(names: list[str], real: np.ndarray, training: np.ndarray | None, generated: np.ndarray, n: int) -> list[dict]:
+def _rows(names: list[str], real: np.ndarray, training: np.ndarray | None, generated: np.ndarray, n: int,
+          n_real: int) -> list[dict]:
     rows = []
     for i, name in enumerate(names):
         row = {"name": name, "real_share": float(real[i]), "generated_share": float(generated[i]),
                "training_share": None if training is None else float(training[i]),
-               "ratio": float(generated[i] / real[i]) if real[i] > 0 else None, "flag": flag(real[i], generated[i], n)}
+               "ratio": float(generated[i] / real[i]) if real[i] > 0 else None, "flag": flag(real[i], generated[i], n, n_real)}
         if row["flag"] and training is not None:
             same_way = (training[i] < UNDER ** 0.5 * real[i]) if row["flag"] == "under" else (training[i] > OVER ** 0.5 * real[i])
             row["follows_training"] = bool(same_way)
@@ -78,7 +81,7 @@ def _by_class(ctx: ReportContext, names: list[str]) -> dict[str, Any]:
     training = None
     if ctx.training is not None and ctx.training.labels is not None and set(ctx.training.class_names or []) <= set(names):
         training = _shares(_class_indices(ctx.training, names), k)
-    rows = _rows(names, real, training, _shares(predicted, k), len(predicted))
+    rows = _rows(names, real, training, _shares(predicted, k), len(predicted), len(ctx.frame))
     ref_labels = _class_indices(ctx.reference, names) if ctx.reference.labels is not None else None
     for i, row in enumerate(rows):
         row.update(_class_pr(ctx, predicted == i, None if ref_labels is None else ref_labels == i))
@@ -120,7 +123,7 @@ def _by_cluster(ctx: ReportContext, clusters: int) -> dict[str, Any]:
 
         sample = ctx.training.shuffle(ctx.seed)[: len(ctx.ref)]
         training = _shares(model.predict(extract(sample, ctx.extractor, "training").features.astype(np.float64)), k)
-    rows = _rows(names, _shares(real_idx, k), training, _shares(gen_idx, k), len(gen_idx))
+    rows = _rows(names, _shares(real_idx, k), training, _shares(gen_idx, k), len(gen_idx), len(real_idx))
     for i, row in enumerate(rows):
         row.update(_class_pr(ctx, gen_idx == i, real_idx == i))
     examples = []
