@@ -2,7 +2,8 @@
 
 ``genforge.metrics.memorization`` on the report's samples: the share of generated images whose nearest
 training image (pixel space) is closer than a threshold calibrated on the held-out frame's own distances to
-the training images (its 1st percentile: about 1% of fresh real images fall under it). The page shows both
+the training images (its 1st percentile: about 1% of fresh real images fall under it; up to
+``CALIBRATION_IMAGES`` of them, since each costs a search through every training image). The page shows both
 distance distributions with the threshold, and the closest generated/training pairs side by side.
 """
 
@@ -18,12 +19,14 @@ from genforge.report.context import ReportContext, png_uri
 from genforge.report.svg import histogram
 
 PAIRS = 12
+CALIBRATION_IMAGES = 1000
 
 
 def copies_section(ctx: ReportContext, percentile: float = 1.0) -> dict[str, Any]:
     if ctx.training is None:
         return {"skipped": "no training_frame was given: pass the frame the model was trained on to look for copies."}
-    result = memorization(ctx.generated, ctx.training, ctx.reference, space="pixel", percentile=percentile,
+    result = memorization(ctx.generated, ctx.training, ctx.reference[:CALIBRATION_IMAGES], space="pixel",
+                          percentile=percentile,
                           top=PAIRS, distances=True)
     gen_d = result.pop("generated_nn_distances")
     ref_d = result.pop("reference_nn_distances")

@@ -26,6 +26,7 @@ from genforge.report.context import ReportContext, check_model, check_samples, g
 
 MAX_K = 20
 TRAVERSE_SEEDS, TRAVERSE_STEPS, TRAVERSE_SCALE = 4, 7, 3.0
+PROBE_SEEDS = 48  # latent vectors on which a class direction's effect is measured
 
 
 def fit_directions(z: np.ndarray, features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +130,7 @@ def directions_section(ctx: ReportContext, k: int = 5) -> dict[str, Any]:
 
 def _class_directions(ctx: ReportContext, names: list[str], out: dict) -> list[tuple[str, str]]:
     predicted = ctx.gen.probabilities.argmax(axis=1)
-    probe = ctx.model.noise(64, ctx.seed + 2)
+    probe = ctx.model.noise(PROBE_SEEDS, ctx.seed + 2)
     rows, cells = [], []
     for index, name in enumerate(names):
         try:
@@ -152,7 +153,8 @@ def _class_directions(ctx: ReportContext, names: list[str], out: dict) -> list[t
              "<th>at 0</th><th>at +3</th></tr></thead><tbody>" + "".join(cells) + "</tbody></table>")
     image = f'<img class="traversal" alt="class directions" src="{png_uri(np.concatenate(rows), nrow=TRAVERSE_STEPS)}">'
     return [("Toward each class (one row per class, −3 to +3)", image),
-            ("Measured: the evaluator's mean probability of the class along its direction (64 seeds)", table)]
+            (f"Measured: the evaluator's mean probability of the class along its direction ({PROBE_SEEDS} seeds)",
+             table)]
 
 
 def all_directions(model: Any, k: int = 5, samples: int = 512, extractor: Any = None, seed: int = 0) -> dict[str, Any]:

@@ -4,8 +4,9 @@
 - conditional diffusion: the classifier-free guidance scale;
 - any other generator (VAE, ONNX runtimes): the temperature, the scale of the latent vectors.
 
-At each level, the same latent vectors give ``samples`` images whose precision, recall (fidelity and
-diversity, Kynkäänniemi et al.) and FID against the reference features are measured. An unconditional
+At each level, the same latent vectors give ``sweep_samples`` images (default: up to ``SWEEP_SAMPLES``,
+the default level scored on the same count) whose precision, recall (fidelity and diversity, Kynkäänniemi
+et al.) and FID against the reference features are measured. An unconditional
 diffusion model has no such knob: its sweep is skipped with that reason.
 """
 
@@ -22,13 +23,14 @@ from genforge.report.context import ReportContext, generate, png_uri
 from genforge.report.svg import line_chart
 
 KNOBS: dict[str, dict[str, Any]] = {
-    "truncation": {"levels": [None, 2.0, 1.5, 1.0, 0.7, 0.5], "default": None,
+    "truncation": {"levels": [None, 1.5, 1.0, 0.7, 0.5], "default": None,
                    "label": "truncation threshold (std; off = none)", "note": "lower: more typical, less diverse"},
-    "guidance_scale": {"levels": [1.0, 1.5, 2.0, 3.0, 5.0], "default": 1.0, "label": "guidance scale",
+    "guidance_scale": {"levels": [1.0, 2.0, 3.0, 5.0], "default": 1.0, "label": "guidance scale",
                        "note": "higher: more class-typical, less diverse"},
-    "temperature": {"levels": [0.5, 0.7, 0.85, 1.0, 1.2], "default": 1.0, "label": "temperature (scale of z)",
+    "temperature": {"levels": [0.6, 0.8, 1.0, 1.2], "default": 1.0, "label": "temperature (scale of z)",
                     "note": "lower: more typical, less diverse"},
 }
+SWEEP_SAMPLES = 1000  # per level: the sweep compares levels with each other, at one sample count
 
 
 def knob_of(model: Any) -> tuple[str | None, str]:
@@ -54,7 +56,7 @@ def samples_section(ctx: ReportContext, levels: list | None = None, sweep_sample
     else:
         spec = KNOBS[knob]
         chosen = list(spec["levels"] if levels is None else levels)
-        count = min(ctx.samples, int(sweep_samples)) if sweep_samples else ctx.samples
+        count = min(ctx.samples, int(sweep_samples) if sweep_samples else SWEEP_SAMPLES)
         z = ctx.z[:count]
         for level in chosen:
             out["sweep"].append(_score_level(ctx, knob, how, level, spec["default"], z))
