@@ -19,8 +19,9 @@ def run_report(repo, job, reporter) -> None:
     from genforge.errors import GenforgeError
     from genforge.report import build_report
     from genforge.server.db import FrameRow, ModelRow, utcnow
+    from genforge.server.errors import ApiError
+    from genforge.server.paths import resolve_evaluator
     from genforge.server.store import read_frame
-    from genforge.server.worker import _evaluator_folder
 
     params = dict(job.parameters or {})
     row = repo.find(ModelRow, job.model_id)
@@ -39,8 +40,8 @@ def run_report(repo, job, reporter) -> None:
     if "evaluator" in model.get_params():
         # As for an evaluate job: the stored value is a built-in name or a model id; anything else is not read.
         try:
-            extractor = _evaluator_folder(repo, (row.parameters or {}).get("evaluator"))
-        except GenforgeError:
+            extractor = resolve_evaluator(repo.db, (row.parameters or {}).get("evaluator"))
+        except ApiError:
             extractor = None
         model.set_params(evaluator=None)
 
