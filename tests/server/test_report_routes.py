@@ -107,3 +107,19 @@ def test_report_and_traversal_refuse_bad_input(client, digits_gan, saved_gan):
     ]:
         response = client.post(f"{base}/traverse", json=body)
         assert response.status_code == code and words in response.text, (body, response.text)
+
+
+def test_the_python_client_writes_a_report_through_the_server(client, digits_gan, tmp_path):
+    import genforge as gf
+    from genforge.errors import OverwriteError
+
+    conn = gf.connect("http://testserver", client=client)
+    model = conn.get_model(install_model(client, digits_gan)["id"])
+    frame = upload(client, _digits_npz(), name="digits.npz")
+    training = upload(client, _digits_npz(300, 600), name="digits-train.npz")
+    figures = model.report(frame["id"], path=tmp_path / "r.html", samples=100, training_frame=training["id"], timeout=180)
+    assert figures["report"]["samples"] == 100 and 'id="copies"' in (tmp_path / "r.html").read_text()
+    assert (tmp_path / "r.json").is_file()
+    with pytest.raises(OverwriteError):
+        model.report(frame["id"], path=tmp_path / "r.html")
+    assert [d["name"] for d in model.directions()["main"]][:1] == ["pc1"]
