@@ -9,7 +9,7 @@ from typing import Sequence
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 _W, _H = 460, 260
-_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 28, 40
+_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 40, 40
 
 
 def _esc(text: object) -> str:
@@ -30,6 +30,17 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 def _fmt(value: float) -> str:
     return f"{value:.3g}"
+
+
+def _legend(names: Sequence[str], left: float, top: float) -> list[str]:
+    """One row of coloured names above the plot area (never over the lines)."""
+    parts, x = [], left
+    for index, name in enumerate(names):
+        colour = COLOURS[index % len(COLOURS)]
+        parts.append(f'<rect x="{x:.0f}" y="{top - 15}" width="10" height="3" fill="{colour}"/>'
+                     f'<text x="{x + 13:.0f}" y="{top - 11}" font-size="10" fill="{colour}">{_esc(name)}</text>')
+        x += 22 + 5.6 * len(str(name))
+    return parts
 
 
 def _frame(title: str, x_label: str, y_label: str, width: int, height: int) -> list[str]:
@@ -87,7 +98,7 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, x_l
         if len(points) > 1:
             parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
         parts.extend(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}"/>' for x, y in points)
-        parts.append(f'<text x="{left + 6}" y="{top + 12 + 12 * index}" font-size="10" fill="{colour}">{_esc(name)}</text>')
+    parts += _legend(list(clean), left, top)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -116,9 +127,7 @@ def bar_chart(categories: Sequence[str], groups: dict[str, Sequence[float]], tit
         colour = "#d62728" if name in flagged else "#000"
         parts.append(f'<text x="{left + (c + 0.5) * slot:.1f}" y="{bottom + 14}" text-anchor="middle" font-size="10" '
                      f'fill="{colour}">{_esc(name)}{" !" if name in flagged else ""}</text>')
-    for g, name in enumerate(groups):
-        parts.append(f'<text x="{left + 6 + 130 * g}" y="{top + 12}" font-size="10" '
-                     f'fill="{COLOURS[g % len(COLOURS)]}">■ {_esc(name)}</text>')
+    parts += _legend(list(groups), left, top)
     parts.append("</svg>")
     return "".join(parts)
 
