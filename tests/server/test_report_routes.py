@@ -123,3 +123,16 @@ def test_the_python_client_writes_a_report_through_the_server(client, digits_gan
     with pytest.raises(OverwriteError):
         model.report(frame["id"], path=tmp_path / "r.html")
     assert [d["name"] for d in model.directions()["main"]][:1] == ["pc1"]
+
+
+def test_a_diffusion_model_needs_a_report_before_its_directions(client, tmp_path):
+    pytest.importorskip("diffusers")
+    import genforge as gf
+
+    model = gf.DiffusionEstimator(epochs=1, batch_size=64, width=8, channel_mults=[1, 2], warmup_steps=2, seed=3,
+                                  verbose=False, run_dir=str(tmp_path / "run")).train(
+                                      training_frame=gf.import_file("digits")[:256])
+    mid = install_model(client, gf.save_model(model, tmp_path / "models"))["id"]
+    for method, route, body in (("GET", "directions", None), ("POST", "traverse", {"direction": "pc1"})):
+        response = client.request(method, f"/api/v1/models/{mid}/{route}", json=body)
+        assert response.status_code == 409 and "report" in response.json()["detail"], response.text
