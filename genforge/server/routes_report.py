@@ -88,6 +88,7 @@ def report_json(model_id: str, ctx: Context = Depends(get_ctx)) -> Response:
 def directions(ctx: Context, model_id: str) -> tuple[Any, dict[str, Any], str]:
     """The model, its directions ({"main": [...], "classes": [...]}) and where they come from."""
     row, model = generator(ctx, model_id)
+    model = getattr(model, "runtime", model)  # an ONNX export: its OnnxGenerator walks the latent space
     try:
         data = json.loads((_latest(ctx, model_id) / REPORT_JSON).read_text())
         found = data.get("directions") or {}

@@ -136,3 +136,18 @@ def test_a_diffusion_model_needs_a_report_before_its_directions(client, tmp_path
     for method, route, body in (("GET", "directions", None), ("POST", "traverse", {"direction": "pc1"})):
         response = client.request(method, f"/api/v1/models/{mid}/{route}", json=body)
         assert response.status_code == 409 and "report" in response.json()["detail"], response.text
+
+
+def test_an_onnx_export_walks_its_directions_but_has_no_report(client, digits_gan, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import genforge as gf
+
+    onnx = gf.export_onnx(gf.load_model(digits_gan), tmp_path / "g.onnx")
+    response = client.post("/api/v1/models", files={"file": ("g.onnx", onnx.read_bytes())})
+    assert response.status_code == 201, response.text
+    mid = response.json()["id"]
+    assert client.get(f"/api/v1/models/{mid}/directions").json()["source"] == "computed"
+    assert client.post(f"/api/v1/models/{mid}/traverse", json={"direction": "pc1", "steps": 3}).status_code == 200
+    frame = upload(client, _digits_npz(), name="digits.npz")
+    refused = client.post(f"/api/v1/models/{mid}/report", json={"frame": frame["id"]})
+    assert refused.status_code == 409 and "ONNX" in refused.json()["detail"]

@@ -207,13 +207,13 @@ function generatorPanels(model, path) {
   const seedB = num("walk-b", 1);
   const steps = num("walk-steps", 10, { min: 2, max: 64 });
   const walkClass = classSelect("walk-class", model);
-  const follow = model.format !== "onnx" ? walkFollow(model, path) : null;
+  const follow = walkFollow(model, path);
   const walk = async () => {
     walkError.textContent = "";
     const json = { seed_a: Number(seedA.value), seed_b: Number(seedB.value), steps: Number(steps.value) };
     const label = walkClass?.querySelector("select").value;
     if (label) json.label = Number(label);
-    const [route, body] = follow ? follow.walk(json) : [`${path}/interpolate`, json];
+    const [route, body] = follow.walk(json);
     try {
       await loadImage(walkImage, route, { method: "POST", json: body, strict: true });
       walkImage.hidden = false;
@@ -229,8 +229,8 @@ function generatorPanels(model, path) {
         h("button#generate-zip", { type: "button", onclick: () => run("zip") }, "Download as zip")),
       genError, h("p.muted", "The same seed gives the same images."), genImage),
     h("div.panel#walk-panel", h("h2", "Latent walk"),
-      h("div.row", follow?.control, h("label", "Seed A", seedA), h("label", "Seed B", seedB), h("label", "Steps", steps),
+      h("div.row", follow.control, h("label", "Seed A", seedA), h("label", "Seed B", seedB), h("label", "Steps", steps),
         walkClass, h("button.primary#walk", { type: "button", onclick: walk }, "Walk")),
-      walkError, follow?.note, h("p.muted", "Between two seeds: images along the spherical path between their noise. "
+      walkError, follow.note, h("p.muted", "Between two seeds: images along the spherical path between their noise. "
         + "Along a direction: from −scale to +scale through the noise of seed A."), walkImage));
 }
