@@ -67,3 +67,13 @@ def test_report_refuses_broken_input(runner, saved, tmp_path):
     missing = runner.invoke(main, ["report", str(tmp_path / "nope"), "--frame", "digits", "-o", out])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_generate_takes_the_trade_off_knobs(runner, saved, tmp_path):
+    grid = tmp_path / "t.png"
+    result = runner.invoke(main, ["generate", str(saved), "-n", "4", "--seed", "1", "--truncation", "0.5", "-o", str(grid)])
+    assert result.exit_code == 0 and grid.is_file(), result.output
+    bad = runner.invoke(main, ["generate", str(saved), "-n", "4", "--truncation", "-1", "-o", str(tmp_path / "b.png")])
+    assert bad.exit_code == 2 and "truncation" in bad.output
+    wrong = runner.invoke(main, ["generate", str(saved), "-n", "4", "--temperature", "0.5", "-o", str(tmp_path / "w.png")])
+    assert wrong.exit_code == 2 and "temperature" in wrong.output  # a GAN has no temperature: refused by name

@@ -154,11 +154,16 @@ class GenerateIn(Strict):
                                                              "(default 'dpm++').")
     guidance_scale: float | None = Field(None, ge=0, le=50, description="Conditional diffusion models: "
                                          "classifier-free guidance scale (1 = none).")
+    truncation: float | None = Field(None, gt=0, le=10, description="GANs: the truncation threshold of the noise "
+                                     "(standard deviations; lower: more typical, less diverse images).")
+    temperature: float | None = Field(None, gt=0, le=10, description="VAEs: the scale of the latent vectors "
+                                      "(below 1: more typical, less diverse images).")
 
     def sampling_options(self) -> dict:
         """The sampling options that were given (a model that takes none refuses them by name)."""
         return {k: v for k, v in (("steps", self.steps), ("sampler", self.sampler),
-                                  ("guidance_scale", self.guidance_scale)) if v is not None}
+                                  ("guidance_scale", self.guidance_scale), ("truncation", self.truncation),
+                                  ("temperature", self.temperature)) if v is not None}
 
 
 class GenerateOut(BaseModel):

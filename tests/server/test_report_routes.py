@@ -151,3 +151,14 @@ def test_an_onnx_export_walks_its_directions_but_has_no_report(client, digits_ga
     frame = upload(client, _digits_npz(), name="digits.npz")
     refused = client.post(f"/api/v1/models/{mid}/report", json={"frame": frame["id"]})
     assert refused.status_code == 409 and "ONNX" in refused.json()["detail"]
+
+
+def test_generate_takes_truncation(client, digits_gan):
+    mid = install_model(client, digits_gan)["id"]
+    base = f"/api/v1/models/{mid}/generate"
+    plain = client.post(base, json={"n": 8, "seed": 1, "format": "json"}).json()["images"]
+    tight = client.post(base, json={"n": 8, "seed": 1, "format": "json", "truncation": 0.3}).json()["images"]
+    assert plain != tight
+    for body in ({"n": 8, "truncation": 0}, {"n": 8, "truncation": 99}, {"n": 8, "temperature": 0.5}):
+        response = client.post(base, json=body)
+        assert response.status_code == 422, (body, response.text)

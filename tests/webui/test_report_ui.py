@@ -87,6 +87,10 @@ def test_report_tab_writes_and_shows_the_report_and_the_walk_follows_a_direction
     page.shot("report-tab")
 
     page.click("#tab-overview")
+    page.fill("#gen-truncation", "0.5")  # the Samples section's knob, on the generate panel
+    page.click("#generate")
+    page.wait_for_selector("#gen-image:not([hidden])")
+    assert page.locator("#gen-error").inner_text() == ""
     page.select_option("#walk-follow", "load")
     page.wait_for_selector("#walk-follow option[value=pc1]", state="attached")
     page.select_option("#walk-follow", "pc1")

@@ -180,8 +180,13 @@ function generatorPanels(model, path) {
   const sampling = model.algo === "diffusion";
   const genSteps = sampling ? num("gen-steps", 25, { min: 1, max: 1000 }) : null;
   const genSampler = sampling ? h("select#gen-sampler", ["dpm++", "ddim", "ddpm"].map((s) => h("option", { value: s }, s))) : null;
+  // The quality/diversity knob of the report's Samples section: a GAN's truncation, a VAE's temperature.
+  const knob = { gan: "truncation", vae: "temperature" }[model.algo];
+  const knobInput = knob ? h(`input#gen-${knob}`, { type: "number", min: 0.05, max: 10, step: 0.05, placeholder: "off",
+    style: "width:90px" }) : null;
   const body = () => {
     const out = { n: Number(count.value), seed: seed.value === "" ? null : Number(seed.value) };
+    if (knobInput && knobInput.value !== "") out[knob] = Number(knobInput.value);
     const label = genClass?.querySelector("select").value;
     if (label) out.labels = Number(label);
     if (sampling) Object.assign(out, { steps: Number(genSteps.value), sampler: genSampler.value });
@@ -224,6 +229,7 @@ function generatorPanels(model, path) {
   return h("div.grid2",
     h("div.panel#generator-panel", h("h2", "Generate images"),
       h("div.row", h("label", "Count", count), h("label", "Seed", seed), genClass,
+        knob ? h("label", knob === "truncation" ? "Truncation" : "Temperature", knobInput) : null,
         sampling ? h("label", "Steps", genSteps) : null, sampling ? h("label", "Sampler", genSampler) : null,
         h("button.primary#generate", { type: "button", onclick: () => run("png") }, "Generate"),
         h("button#generate-zip", { type: "button", onclick: () => run("zip") }, "Download as zip")),
