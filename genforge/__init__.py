@@ -17,6 +17,7 @@ from genforge.estimators import CNNEstimator, DiffusionEstimator, GANEstimator, 
 from genforge.frame import Frame
 from genforge import metrics  # gf.metrics.evaluate, gf.metrics.fid, ...
 from genforge.selection import AutoML, GridSearch  # Optuna when trained
+from genforge import report  # model.report(frame, path), model.latent_directions(k), ... (installs them)
 from genforge.session import connect, connection, get_frame, get_model, init, ls, remove, shutdown  # httpx when called
 from genforge.table import Table
 
@@ -25,6 +26,7 @@ __all__ = [
     "Frame",
     "Table",
     "metrics",
+    "report",
     "import_file",
     "list_datasets",
     "GANEstimator",

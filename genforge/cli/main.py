@@ -1,4 +1,4 @@
-"""The ``genforge`` command: datasets, preview, train, generate, predict, export, evaluate, evaluator.
+"""The ``genforge`` command: datasets, preview, train, generate, predict, export, evaluate, report, evaluator.
 
 Estimator parameters are passed as ``--name value`` with the same names as in Python (``--epochs 3
 --loss hinge``; ``--batch-size`` works too) and go through the same validation.
@@ -159,9 +159,13 @@ def launch(nproc: int, args: list[str]) -> int:
 @click.option("--sampler", default=None, help="diffusion: ddpm, ddim or dpm++ (default dpm++).")
 @click.option("--guidance-scale", type=float, default=None,
               help="diffusion: classifier-free guidance for conditional models (default 1 = none).")
+@click.option("--truncation", type=float, default=None,
+              help="gan: truncation threshold of the noise, e.g. 0.7 (more typical, less diverse images).")
+@click.option("--temperature", type=float, default=None, help="vae: scale of the latent vectors (default 1).")
 @force_option
 def generate(model_path: str, count: int, seed: int | None, label: str | None, output: str, nrow: int | None,
-             steps: int | None, sampler: str | None, guidance_scale: float | None, force: bool) -> None:
+             steps: int | None, sampler: str | None, guidance_scale: float | None, truncation: float | None,
+             temperature: float | None, force: bool) -> None:
     """Generate images from a saved model into a PNG grid."""
     from genforge.artifacts import load_model
 
@@ -173,8 +177,8 @@ def generate(model_path: str, count: int, seed: int | None, label: str | None, o
         raise ParameterError(f"-n must be at least 1, got {count}.")
     labels = None if label is None else (int(label) if label.lstrip("-").isdigit() else label)
     # Sampling options go only to models that take them (the others refuse unknown options by name).
-    options = {k: v for k, v in (("steps", steps), ("sampler", sampler), ("guidance_scale", guidance_scale))
-               if v is not None}
+    options = {k: v for k, v in (("steps", steps), ("sampler", sampler), ("guidance_scale", guidance_scale),
+                                 ("truncation", truncation), ("temperature", temperature)) if v is not None}
     frame = model.predict(count, seed=seed, labels=labels, **options)
     click.echo(f"wrote {frame.to_png(output, nrow=nrow, force=True)}")
 
@@ -379,6 +383,10 @@ from genforge.cli.automl import automl  # noqa: E402  (genforge automl, genforge
 
 main.add_command(start)
 main.add_command(automl)
+
+from genforge.cli.report import report  # noqa: E402  (genforge report MODEL --frame ... -o report.html)
+
+main.add_command(report)
 
 
 if __name__ == "__main__":  # pragma: no cover

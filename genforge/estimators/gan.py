@@ -16,7 +16,7 @@ from torch import nn
 
 from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
-from genforge.estimators.generator import Generator
+from genforge.estimators.generator import Generator, truncate
 from genforge.estimators.h2o_form import check_h2o_form
 from genforge.estimators.inputs import to_uint8_images
 from genforge.estimators.params import Param, ParamSet, common_params, guard_params
@@ -166,14 +166,16 @@ class GANEstimator(Generator, Estimator):
 
     @torch.no_grad()
     def generate(self, z: np.ndarray | torch.Tensor, labels: Any = None, use_ema: bool = True,
-                 batch_size: int = 256) -> np.ndarray:
+                 batch_size: int = 256, truncation: float | None = None) -> np.ndarray:
         """Images for latent vectors ``z`` as uint8 ``(N, H, W, C)``."""
         z = self.check_latent(z)
-        return self._images(z, self.sample_labels(labels, len(z)), use_ema=use_ema, batch_size=batch_size)
+        return self._images(z, self.sample_labels(labels, len(z)), use_ema=use_ema, batch_size=batch_size,
+                            truncation=truncation)
 
     @torch.no_grad()
     def _images(self, z: torch.Tensor, labels: np.ndarray | None, use_ema: bool = True,
-                batch_size: int = 256) -> np.ndarray:
+                batch_size: int = 256, truncation: float | None = None) -> np.ndarray:
+        z = truncate(z, truncation)
         generator = self._sampler(use_ema)
         generator.eval()
         chunks = []
@@ -184,10 +186,12 @@ class GANEstimator(Generator, Estimator):
         return np.concatenate(chunks)
 
     def _predict(self, n: int | np.ndarray | None = 64, seed: int | None = None, labels: Any = None,
-                 use_ema: bool = True) -> Frame:
+                 use_ema: bool = True, truncation: float | None = None) -> Frame:
         """A Frame of generated images: ``n`` of them from ``seed``, or one per row of a noise array;
-        ``use_ema=False`` samples the raw generator instead of its moving average."""
-        return self.sample(64 if n is None else n, seed=seed, labels=labels, use_ema=use_ema)
+        ``use_ema=False`` samples the raw generator instead of its moving average; ``truncation`` (a threshold
+        in standard deviations, e.g. 0.7) samples the noise from the truncated normal: less diverse, more
+        typical images (BigGAN's truncation trick)."""
+        return self.sample(64 if n is None else n, seed=seed, labels=labels, use_ema=use_ema, truncation=truncation)
 
     def onnx_graph(self) -> OnnxGraph:
         """The generator (its EMA copy when trained with one, as ``predict`` uses): z (, label) -> images."""

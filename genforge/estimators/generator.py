@@ -6,6 +6,9 @@ labels to uint8 images. ``Generator`` supplies on top of one method, ``_images(z
 - ``noise(n, seed)``: reproducible latent vectors (the same seed gives the same vectors everywhere);
 - ``sample(n_or_z, seed=..., labels=..., **options)``: a Frame of images for a count or a latent array;
 - ``interpolate(seed_a, seed_b, steps, label)``: images along the spherical path between two seeds' noise;
+- ``traverse(z, direction, steps, scale)``: images along a straight line through ``z`` in latent space;
+- ``latent_directions(k)``, ``class_direction(label)`` and ``report(frame, path)``, which need the domain
+  evaluator's features: ``genforge.report`` installs them (see ``estimators.insight``);
 - the checks on latent arrays, sample counts and labels, with the same errors for every generator.
 
 ``generates = True`` is what says "this model makes images" (the server, the metrics and the CLI ask it).
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 
 from genforge.errors import DataError
+from genforge.estimators.insight import insight
 from genforge.estimators.inputs import MAX_SAMPLES, check_options, check_sample_count, noise_rows, sample_labels
 from genforge.frame import Frame
 
@@ -94,6 +98,68 @@ class Generator:
         z = np.stack([slerp(a, b, t) for t in np.linspace(0.0, 1.0, int(steps))]).astype(np.float32)
         return self.sample(z, labels=None if label is None else [label] * int(steps), **options)
 
+    def traverse(self, z: Any, direction: Any, steps: int = 7, scale: float = 3.0, labels: Any = None,
+                 **options: Any) -> Frame:
+        """Images along ``direction`` through each latent vector of ``z``: ``z + t * d`` for ``steps`` values of
+        ``t`` from ``-scale`` to ``scale``, with ``d`` the direction scaled to unit length (the latent prior is
+        standard normal, so ``scale`` counts standard deviations). One row of ``steps`` images per vector of
+        ``z``, in order; ``labels`` (conditional models) as for ``sample``, one per vector of ``z``."""
+        z = self.check_latent(z).numpy()
+        unit = self.check_direction(direction)
+        if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or not 2 <= steps <= 64:
+            raise DataError(f"steps must be an integer from 2 to 64, got {steps!r}.")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)) \
+                or not np.isfinite(scale) or not 0 < float(scale) <= 100:
+            raise DataError(f"scale must be a number in (0, 100] (standard deviations of the latent prior), got {scale!r}.")
+        offsets = np.linspace(-float(scale), float(scale), int(steps), dtype=np.float32)
+        path = (z[:, None, :] + offsets[None, :, None] * unit[None, None, :]).reshape(-1, z.shape[1])
+        if labels is not None:
+            labels = np.repeat(self.sample_labels(labels, len(z)), int(steps))
+        elif self.num_classes:
+            labels = np.repeat(np.arange(len(z)) % self.num_classes, int(steps))
+        return self.sample(path, labels=labels, **options)
+
+    def check_direction(self, direction: Any) -> np.ndarray:
+        """``direction`` as a unit float32 vector ``(latent_size,)``; a clear error for any other shape."""
+        self._ready()
+        try:
+            d = np.asarray(direction.numpy() if torch.is_tensor(direction) else direction, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"a direction must be an array of {self.latent_size} numbers, got "
+                            f"{type(direction).__name__}.") from None
+        d = d.reshape(-1) if d.ndim == 2 and 1 in d.shape else d
+        if d.shape != (self.latent_size,):
+            raise DataError(f"a direction must have shape ({self.latent_size},) for this model, got {tuple(d.shape)}; "
+                            "use one row of latent_directions(k) or class_direction(label).")
+        norm = float(np.linalg.norm(d)) if np.all(np.isfinite(d)) else float("nan")
+        if not np.isfinite(norm) or norm < 1e-12:
+            raise DataError("a direction must be finite and not all zero.")
+        return (d / norm).astype(np.float32)
+
+    # ------------------------------------------------------------------------------ understanding
+    def latent_directions(self, k: int = 5, samples: int = 2000, extractor: Any = None, seed: int = 0) -> np.ndarray:
+        """The ``k`` main directions of the latent space, float32 ``(k, latent_size)``, each of unit length,
+        in order of the share of feature variance they explain: principal components of the domain
+        evaluator's features of ``samples`` generated images, regressed back onto the latent vectors (the
+        method of GANSpace, Härkönen et al. 2020). ``extractor`` as for ``model_performance``."""
+        return insight("latent_directions", self, k, samples=samples, extractor=extractor, seed=seed)
+
+    def class_direction(self, label: Any, samples: int = 2000, extractor: Any = None, seed: int = 0) -> np.ndarray:
+        """The unit latent direction ``(latent_size,)`` that moves samples toward class ``label`` (an index or
+        a name of the evaluator's classes): the normal of a linear classifier, in latent space, of the images
+        the domain evaluator assigns to that class (the method of InterFaceGAN, Shen et al. 2020)."""
+        return insight("class_direction", self, label, samples=samples, extractor=extractor, seed=seed)
+
+    def report(self, frame: Frame, path: str | Any = "report.html", samples: int = 2000,
+               training_frame: Frame | None = None, extractor: Any = None, seed: int = 0, force: bool = False,
+               **options: Any) -> dict[str, Any]:
+        """Write one self-contained HTML page (``path``) and a JSON file beside it (same name, ``.json``) that
+        say how good and diverse the samples are, whether they copy ``training_frame``, whether their classes
+        or clusters are biased against ``frame`` (a held-out real split), how training went and how the latent
+        space can be steered; returns what the JSON holds. See ``genforge.report.build_report``."""
+        return insight("report", self, frame, path=path, samples=samples, training_frame=training_frame,
+                       extractor=extractor, seed=seed, force=force, **options)
+
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     """Spherical interpolation between latent vectors (linear where they are parallel)."""
@@ -102,6 +168,21 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     if omega < 1e-6:
         return (1 - t) * a + t * b
     return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def truncate(z: torch.Tensor, threshold: float | None) -> torch.Tensor:
+    """The truncation trick (BigGAN, Brock et al. 2019): each value of standard-normal ``z`` mapped to the
+    normal truncated to ``[-threshold, threshold]`` through their quantiles, so the result has the truncated
+    normal's distribution, keeps each value's rank, and the same ``z`` always gives the same vector.
+    ``threshold`` None (or inf) leaves ``z`` as it is; smaller values trade diversity for fidelity."""
+    if threshold is None or threshold == float("inf"):
+        return z
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < float(threshold) <= 10:
+        raise DataError(f"truncation must be a number in (0, 10] (standard deviations) or None, got {threshold!r}.")
+    z64 = z.double()
+    low = torch.special.ndtr(torch.tensor(-float(threshold), dtype=torch.float64))
+    quantile = low + torch.special.ndtr(z64) * (1 - 2 * low)
+    return torch.special.ndtri(quantile).clamp(-float(threshold), float(threshold)).to(z.dtype)
 
 
 def _is_array(n: Any) -> bool:
@@ -113,4 +194,4 @@ def is_generator(model: Any) -> bool:
     return bool(getattr(model, "generates", False))
 
 
-__all__: Sequence[str] = ["Generator", "check_sample_count", "slerp", "is_generator", "MAX_SAMPLES"]
+__all__: Sequence[str] = ["Generator", "check_sample_count", "slerp", "truncate", "is_generator", "MAX_SAMPLES"]

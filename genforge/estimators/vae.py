@@ -139,7 +139,10 @@ class VAEEstimator(Generator, Estimator):
         return self.sample(z, labels=labels)
 
     @torch.no_grad()
-    def _images(self, z: torch.Tensor, labels: np.ndarray | None) -> np.ndarray:
+    def _images(self, z: torch.Tensor, labels: np.ndarray | None, temperature: float = 1.0) -> np.ndarray:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature <= 10:
+            raise DataError(f"temperature must be a number in (0, 10], got {temperature!r}.")
+        z = z * float(temperature)  # the prior's scale: below 1, more typical and less diverse images
         self._eval()
         chunks = []
         for start in range(0, len(z), _EVAL_BATCH):
@@ -155,10 +158,12 @@ class VAEEstimator(Generator, Estimator):
         out = self.decode(means, labels)
         return Frame(out.images, frame.labels, frame.class_names, name=f"{frame.name or 'frame'} reconstructions")
 
-    def _predict(self, n: int | np.ndarray | None = 64, seed: int | None = None, labels: Any = None) -> Frame:
+    def _predict(self, n: int | np.ndarray | None = 64, seed: int | None = None, labels: Any = None,
+                 temperature: float = 1.0) -> Frame:
         """A Frame of new images: ``n`` samples from the prior (``seed`` makes them reproducible), or one
-        per row of a latent array."""
-        return self.sample(64 if n is None else n, seed=seed, labels=labels)
+        per row of a latent array; ``temperature`` scales the latent vectors (below 1: more typical, less
+        diverse images)."""
+        return self.sample(64 if n is None else n, seed=seed, labels=labels, temperature=temperature)
 
     def onnx_graph(self) -> OnnxGraph:
         """The decoder with its output mapped to images: z (, label) -> images in [-1, 1]."""

@@ -28,11 +28,13 @@ SPACES = ("pixel", "feature")
 
 def memorization(generated: Frame | Features, training: Frame | Features, reference: Frame | Features | None = None,
                  space: str = "pixel", extractor: Any = None, percentile: float = 1.0,
-                 threshold: float | None = None, top: int = 16) -> dict[str, Any]:
+                 threshold: float | None = None, top: int = 16, distances: bool = False) -> dict[str, Any]:
     """Share of ``generated`` images whose nearest ``training`` image is closer than the calibrated threshold.
 
     ``reference`` is a held-out real split used to calibrate the threshold (or pass ``threshold``).
     The result lists the ``top`` closest (generated, training) pairs; ``closest_pairs_grid`` draws them.
+    ``distances=True`` adds the nearest-neighbour distances themselves (arrays ``generated_nn_distances``
+    and, when calibrated here, ``reference_nn_distances``), for histograms.
     """
     if space not in SPACES:
         raise ParameterError(f"space must be one of {SPACES}, got {space!r}.")
@@ -44,7 +46,7 @@ def memorization(generated: Frame | Features, training: Frame | Features, refere
     train_x, train_name, _ = _vectors(training, space, extractor, "training")
     if gen_x.shape[1] != train_x.shape[1]:
         raise DataError(f"generated and training images differ in size ({gen_x.shape[1]} vs {train_x.shape[1]} values).")
-    distances, nearest = nearest_neighbours(gen_x, train_x)
+    gen_distances, nearest = nearest_neighbours(gen_x, train_x)
     result: dict[str, Any] = {}
     if threshold is None:
         ref_x, ref_name, _ = _vectors(reference, space, extractor, "reference")
@@ -57,8 +59,12 @@ def memorization(generated: Frame | Features, training: Frame | Features, refere
             )
         result.update({"reference": ref_name, "n_reference": len(ref_x), "memorization_percentile": float(percentile),
                        "reference_nn_distance_median": float(np.median(ref_distances))})
-    flagged = distances < threshold
-    order = np.argsort(distances, kind="stable")[: max(0, int(top))]
+        if distances:
+            result["reference_nn_distances"] = ref_distances
+    if distances:
+        result["generated_nn_distances"] = gen_distances
+    flagged = gen_distances < threshold
+    order = np.argsort(gen_distances, kind="stable")[: max(0, int(top))]
     result = {
         "memorization": float(flagged.mean()),
         "n_memorized": int(flagged.sum()),
@@ -69,8 +75,8 @@ def memorization(generated: Frame | Features, training: Frame | Features, refere
         "n_generated": len(gen_x),
         "n_training": len(train_x),
         **result,
-        "generated_nn_distance_median": float(np.median(distances)),
-        "closest_pairs": [{"generated": int(i), "training": int(nearest[i]), "distance": float(distances[i])}
+        "generated_nn_distance_median": float(np.median(gen_distances)),
+        "closest_pairs": [{"generated": int(i), "training": int(nearest[i]), "distance": float(gen_distances[i])}
                           for i in order],
     }
     return result

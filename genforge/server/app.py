@@ -73,12 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
 
-    from genforge.server import routes_frames, routes_jobs, routes_models, routes_search, routes_served, routes_v2
+    from genforge.server import (routes_frames, routes_jobs, routes_models, routes_report, routes_search,
+                                 routes_served, routes_v2)
 
     guarded = [Depends(api_key_header)]  # documents the key; ApiKeyMiddleware enforces it
     common = {code: {"model": ErrorOut} for code in (401, 413, 422)}
-    for router in (routes_frames.router, routes_jobs.router, routes_models.router, routes_search.router,
-                   routes_served.router, routes_v2.router):
+    for router in (routes_frames.router, routes_jobs.router, routes_models.router, routes_report.router,
+                   routes_search.router, routes_served.router, routes_v2.router):
         app.include_router(router, dependencies=guarded, responses=common)
     app.include_router(routes_v2.health)
 

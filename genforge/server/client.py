@@ -334,6 +334,35 @@ class RemoteModel:
         self.record["metrics"] = {**self.metrics, **metrics}
         return metrics
 
+    def report(self, frame: RemoteFrame | str, path: str | Path = "report.html", samples: int = 2000,
+               training_frame: RemoteFrame | str | None = None, seed: int = 0, force: bool = False,
+               timeout: float | None = None, progress: bool = False) -> dict:
+        """The model report written on the server (a report job, waited for up to ``timeout`` seconds), saved
+        to ``path`` (HTML) and the ``.json`` beside it; returns the JSON's content (see docs/report.md)."""
+        import json
+
+        from genforge.report.build import report_paths
+
+        html_path, json_path = report_paths(path)
+        for target in (html_path, json_path):
+            claim_path(target, force, "report file")
+        body = {"frame": _id(frame), "samples": int(samples), "seed": int(seed),
+                "training_frame": _id(training_frame) if training_frame is not None else None}
+        job = RemoteJob(self.conn, self.conn.request("POST", f"/api/v1/models/{self.id}/report", json=body))
+        job.result(progress=progress, timeout=timeout)
+        page = self.conn.request("GET", f"/api/v1/models/{self.id}/report.html")
+        figures = self.conn.request("GET", f"/api/v1/models/{self.id}/report.json")
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_bytes(page)
+        json_path.write_text(json.dumps(figures, indent=1) + "\n")
+        return figures
+
+    def directions(self, vectors: bool = True) -> dict:
+        """The model's latent directions on the server (``main``: pc1..., ``classes``: class:NAME), with their
+        unit vectors when ``vectors``."""
+        return self.conn.request("GET", f"/api/v1/models/{self.id}/directions",
+                                 params={"vectors": "true" if vectors else "false"})
+
     def download(self, path: str | Path = "models", force: bool = False) -> Path:
         """Save the model folder under ``path`` (``path/<id>/``); load it with ``gf.load_model``. An ONNX model
         is saved as ``path/<id>.onnx`` (run it with ``OnnxGenerator``). An existing one is replaced only

@@ -25,9 +25,11 @@ SCHEMA_VERSION = 4
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 MODEL_FORMATS = ("genforge", "onnx")  # a model folder (model.json + weights.safetensors) | an exported model.onnx
 
-# a training run | model_performance of a model on a frame | an AutoML or grid search (its trainings run inside
-# it, one at a time) | one more process running trials of a search's study (started by the search, --max-jobs bound)
-JOB_KINDS = ("train", "evaluate", "automl", "grid", "search-worker")
+# a training run | model_performance of a model on a frame | a model's report | an AutoML or grid search (its
+# trainings run inside it, one at a time) | one more process running trials of a search's study (started by the
+# search, --max-jobs bound)
+JOB_KINDS = ("train", "evaluate", "report", "automl", "grid", "search-worker")
+MODEL_JOB_KINDS = ("evaluate", "report")  # jobs that read a model (no checkpoint to resume from)
 SEARCH_KINDS = ("automl", "grid")
 FINAL_STATUSES = ("done", "failed", "cancelled", "interrupted")
 JOB_STATUSES = ("queued", "running", *FINAL_STATUSES)

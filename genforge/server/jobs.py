@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from genforge.training.checkpoint import checkpoint_epoch
-from genforge.server.db import SEARCH_KINDS, Database, JobRow, utcnow
+from genforge.server.db import MODEL_JOB_KINDS, SEARCH_KINDS, Database, JobRow, utcnow
 from genforge.server.errors import ApiError
 from genforge.server.repository import require
 from genforge.server.settings import Settings
@@ -92,8 +92,8 @@ class Supervisor:
                 where = f"its last checkpoint is epoch {epoch}" if epoch else "no epoch had finished"
                 row.status, row.pid, row.finished, row.updated = "interrupted", None, utcnow(), utcnow()
                 row.message = f"the server stopped while this job ran ({where}); POST .../resume to continue."
-                if row.kind == "evaluate":
-                    row.message = "the server stopped while this evaluation ran; POST .../resume to run it again."
+                if row.kind in MODEL_JOB_KINDS:
+                    row.message = f"the server stopped while this {row.kind} job ran; POST .../resume to run it again."
             session.commit()
         if rows:
             log.warning("%d job(s) were running when the server last stopped; marked interrupted", len(rows))
@@ -184,7 +184,7 @@ class Supervisor:
                 self._set(job_id, None, message="cancelled; the finished candidates and their models are kept; "
                                                 "resume to continue the search.")
             elif was_running:
-                self._set(job_id, None, message="cancelled; no scores were stored.")
+                self._set(job_id, None, message="cancelled; nothing was stored.")
             for child in children:  # a search's worker jobs end with it
                 try:
                     self.cancel(child)
@@ -200,8 +200,8 @@ class Supervisor:
             epoch = checkpoint_epoch(row.run_dir)
             row.status, row.resume, row.finished, row.updated, row.pid = "queued", 1, None, utcnow(), None
             row.message = f"queued to resume from epoch {epoch}." if epoch else "queued to start again (no checkpoint)."
-            if row.kind == "evaluate":
-                row.message = "queued to evaluate again."
+            if row.kind in MODEL_JOB_KINDS:
+                row.message = f"queued to {row.kind} again."
             if row.kind in SEARCH_KINDS:
                 row.message = "queued to resume the search from its study (finished candidates are kept)."
                 for child in session.scalars(select(JobRow).where(JobRow.parent == job_id,

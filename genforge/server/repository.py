@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from genforge.errors import GenforgeError
 from genforge.frame import Frame
-from genforge.server.db import SEARCH_KINDS, Database, FrameRow, JobRow, LeaderboardRow, ModelRow, ServedRow, utcnow
+from genforge.server.db import (MODEL_JOB_KINDS, SEARCH_KINDS, Database, FrameRow, JobRow, LeaderboardRow, ModelRow,
+                                ServedRow, utcnow)
 from genforge.server.errors import ApiError, not_found
 from genforge.server.settings import Settings
 from genforge.server.store import new_id, save_frame
@@ -32,7 +33,8 @@ Row = TypeVar("Row", FrameRow, JobRow, ModelRow)
 ACTIVE = ("queued", "running")
 STAGING_PREFIXES = (".upload-", ".pending-")  # model folders being written (uploads, finished jobs)
 _WHAT = {FrameRow: "frame", JobRow: "job", ModelRow: "model"}
-_ID_PREFIXES = {"train": "job", "evaluate": "eval", "automl": "automl", "grid": "grid", "search-worker": "trials"}
+_ID_PREFIXES = {"train": "job", "evaluate": "eval", "report": "report", "automl": "automl", "grid": "grid",
+               "search-worker": "trials"}
 
 
 class JobGone(Exception):
@@ -260,9 +262,10 @@ class Repository:
         with self.db.session() as session:
             row = require(session, ModelRow, ident)
             busy = session.scalars(select(JobRow.id).where(
-                JobRow.status.in_(ACTIVE), JobRow.kind == "evaluate", JobRow.model_id == ident)).first()
+                JobRow.status.in_(ACTIVE), JobRow.kind.in_(MODEL_JOB_KINDS), JobRow.model_id == ident)).first()
             if busy:
-                raise ApiError(409, f"model {ident!r} is being evaluated by the {busy} job; wait for it or cancel it.")
+                raise ApiError(409, f"model {ident!r} is being evaluated or reported on by the {busy} job; wait for it "
+                                    "or cancel it.")
             served = session.scalars(select(ServedRow.name).where(ServedRow.model_id == ident)).first()
             if served:
                 raise ApiError(409, f"model {ident!r} is served as {served!r}; serve another model under that name "

@@ -100,9 +100,10 @@ class JobCreate(Strict):
 
 class JobOut(BaseModel):
     id: str
-    kind: Literal["train", "evaluate", "automl", "grid", "search-worker"] = Field(
+    kind: Literal["train", "evaluate", "report", "automl", "grid", "search-worker"] = Field(
         "train", description="'train': a training run (its model in model_id when done); 'evaluate': "
                              "model_performance of the model model_id on training_frame (the scores in result); "
+                             "'report': the model report of model_id (GET /api/v1/models/{id}/report.html when done); "
                              "'automl' / 'grid': a model search (its leaderboard at /api/v1/automl/{id}, its "
                              "leader in model_id); 'search-worker': more trials of the search named in parent.")
     algo: str
@@ -119,8 +120,8 @@ class JobOut(BaseModel):
     metrics: dict[str, Any] | None = None
     history: list[dict[str, Any]]
     model_id: str | None = None
-    result: EvaluateOut | dict[str, Any] | None = Field(
-        None, description="An evaluate job's scores, or a search's summary, once it is done.")
+    result: EvaluateOut | ReportOut | dict[str, Any] | None = Field(
+        None, description="An evaluate job's scores, a report job's summary or a search's summary, once it is done.")
     parent: str | None = Field(None, description="A search-worker's search.")
     created: str
     started: str | None = None
@@ -159,11 +160,16 @@ class GenerateIn(Strict):
                                                              "(default 'dpm++').")
     guidance_scale: float | None = Field(None, ge=0, le=50, description="Conditional diffusion models: "
                                          "classifier-free guidance scale (1 = none).")
+    truncation: float | None = Field(None, gt=0, le=10, description="GANs: the truncation threshold of the noise "
+                                     "(standard deviations; lower: more typical, less diverse images).")
+    temperature: float | None = Field(None, gt=0, le=10, description="VAEs: the scale of the latent vectors "
+                                      "(below 1: more typical, less diverse images).")
 
     def sampling_options(self) -> dict:
         """The sampling options that were given (a model that takes none refuses them by name)."""
         return {k: v for k, v in (("steps", self.steps), ("sampler", self.sampler),
-                                  ("guidance_scale", self.guidance_scale)) if v is not None}
+                                  ("guidance_scale", self.guidance_scale), ("truncation", self.truncation),
+                                  ("temperature", self.temperature)) if v is not None}
 
 
 class GenerateOut(BaseModel):
@@ -189,6 +195,34 @@ class EvaluateOut(BaseModel):
     model_id: str
     frame: str
     metrics: dict[str, Any]
+
+
+class ReportIn(Strict):
+    frame: str = Field(..., min_length=1, max_length=64, description="A frame id: held-out real images.")
+    training_frame: str | None = Field(None, min_length=1, max_length=64,
+                                       description="A frame id: the model's training images (for Copies and Bias).")
+    samples: int = Field(2000, ge=50, le=50000, description="Generated images the report scores.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Noise seed of the generated images.")
+
+
+class ReportOut(BaseModel):
+    model_id: str
+    frame: str
+    training_frame: str | None = None
+    samples: int
+    seconds: dict[str, float]
+    total_seconds: float
+    skipped: dict[str, str] = Field(default_factory=dict, description="Sections the inputs did not allow, and why.")
+
+
+class TraverseIn(Strict):
+    direction: str = Field("pc1", min_length=2, max_length=80, pattern=r"^(pc\d{1,2}|class:.+)$",
+                           description="'pc1'..'pc20' (a main direction) or 'class:NAME' (toward a class).")
+    seed: int = Field(0, ge=0, le=2**53 - 1, description="Noise seed of the first row's latent vector.")
+    rows: int = Field(1, ge=1, le=8, description="Rows of the grid: latent vectors of seeds seed, seed+1, ...")
+    steps: int = Field(9, ge=2, le=64, description="Images per row, from -scale to +scale along the direction.")
+    scale: float = Field(3.0, gt=0, le=100, description="How far to walk, in standard deviations of the prior.")
+    label: int | str | None = Field(None, description="Class (index or name) of every image; conditional models only.")
 
 
 # ------------------------------------------------------------------------------ Open Inference Protocol v2

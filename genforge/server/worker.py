@@ -3,8 +3,9 @@
 A training job: the worker reads the job from the database, trains with the run folder as ``run_dir`` (so a
 checkpoint is written after every epoch), reports progress through a ``ProgressReport`` training callback,
 saves the model and records it (through ``Repository.add_model``). An evaluate job: it loads its own copy of
-the model, runs ``model_performance(frame)`` and stores the scores (``Repository.set_metrics``). A search
-(kinds "automl", "grid", "search-worker") runs in ``search_worker``. Every write
+the model, runs ``model_performance(frame)`` and stores the scores (``Repository.set_metrics``). A report job:
+the model report into the run folder (see ``server.report_job``). A search (kinds "automl", "grid",
+"search-worker") runs in ``search_worker``. Every write
 is conditional on the job's ``attempt`` and ``running`` status: a worker whose job was cancelled, or
 restarted elsewhere, stops instead of overwriting it. It exits when its server dies.
 """
@@ -91,6 +92,10 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
             from genforge.server import search_worker
 
             (search_worker.run_trials if job.kind == "search-worker" else search_worker.run_search)(repo, job, reporter)
+        elif job.kind == "report":
+            from genforge.server.report_job import run_report
+
+            run_report(repo, job, reporter)
         else:
             train(repo, job, reporter)
         return 0
@@ -101,7 +106,7 @@ def run(job_id: str, db_url: str, data_dir: Path, attempt: int) -> int:
         return 1
     except Exception as error:  # noqa: BLE001 - reported on the job; the traceback goes to worker.log
         traceback.print_exc()
-        doing = {"evaluate": "evaluating", "train": "training"}.get(job.kind, "searching")
+        doing = {"evaluate": "evaluating", "train": "training", "report": "writing the report"}.get(job.kind, "searching")
         _fail(reporter, f"internal error while {doing} ({type(error).__name__}: {error}); see "
                         f"{Path(job.run_dir) / 'worker.log'}.")
         return 1

@@ -1,10 +1,12 @@
 // Models: a sortable table comparing models by their metrics (FID among them when present); a model page
-// with history charts, parameters, evaluation on demand, a generator panel, a latent walk and download.
+// with history charts, parameters, evaluation on demand, a generator panel, a latent walk and download, and
+// for generators a Report tab (report.js).
 
 import { del, download, events, get, loadImage, post } from "./api.js";
 import { historyCharts } from "./chart.js";
 import { fill, fmt, h, toast, when } from "./dom.js";
 import { frameLabel } from "./frames.js";
+import { reportTab, tabBar, walkFollow } from "./report.js";
 
 const FIRST_METRICS = ["fid", "kid", "precision", "recall", "accuracy", "logloss", "elbo", "loss"];
 
@@ -141,20 +143,24 @@ export async function modelPage(view, id, signal) {
     location.hash = "#/models";
   } }, "Delete");
 
+  const overview = h("div#tab-panel-overview");
+  const report = model.generator && model.format !== "onnx" ? reportTab(model, path, frames, signal, followJob) : null;
   view.append(
     h("h1", "Model ", h("span.mono#model-id", model.id), " ", h("span.badge", model.algo)),
     h("div.actions", downloadButton,
       model.job_id ? h("a", { href: `#/jobs/${model.job_id}` }, h("button", { type: "button" }, "Its training job")) : null,
       h("a", { href: `#/train?algo=${model.algo}` }, h("button", { type: "button" }, "Train another")),
       deleteButton),
+    report ? tabBar({ Overview: overview, Report: report }) : null, overview, report);
+  overview.append(
     h("div.grid2",
       h("div.panel", h("h2", "Metrics"), metrics,
         h("h3", "Evaluate on a frame"), h("div.row", h("label", "Frame", evalFrame), evalButton), evalStatus, evalError),
       h("div.panel", h("h2", "Parameters"), dl(params),
         h("h3", "Data"), dl([["images", shape(model)], ["source", model.source], ["created", when(model.created)]]))),
     h("div.panel", h("h2", "Training history"), historyCharts(model.history, model.algo)));
-  if (model.parameters.divergence_guard || model.training_events?.length) view.append(guardPanel(model.training_events || []));
-  if (model.generator) view.append(generatorPanels(model, path));
+  if (model.parameters.divergence_guard || model.training_events?.length) overview.append(guardPanel(model.training_events || []));
+  if (model.generator) overview.append(generatorPanels(model, path));
 }
 
 /** The divergence guard's events: what it found during training (NaN, exploding loss, collapse) and did. */
@@ -186,8 +192,13 @@ function generatorPanels(model, path) {
   const sampling = model.algo === "diffusion";
   const genSteps = sampling ? num("gen-steps", 25, { min: 1, max: 1000 }) : null;
   const genSampler = sampling ? h("select#gen-sampler", ["dpm++", "ddim", "ddpm"].map((s) => h("option", { value: s }, s))) : null;
+  // The quality/diversity knob of the report's Samples section: a GAN's truncation, a VAE's temperature.
+  const knob = { gan: "truncation", vae: "temperature" }[model.algo];
+  const knobInput = knob ? h(`input#gen-${knob}`, { type: "number", min: 0.05, max: 10, step: 0.05, placeholder: "off",
+    style: "width:90px" }) : null;
   const body = () => {
     const out = { n: Number(count.value), seed: seed.value === "" ? null : Number(seed.value) };
+    if (knobInput && knobInput.value !== "") out[knob] = Number(knobInput.value);
     const label = genClass?.querySelector("select").value;
     if (label) out.labels = Number(label);
     if (sampling) Object.assign(out, { steps: Number(genSteps.value), sampler: genSampler.value });
@@ -213,13 +224,15 @@ function generatorPanels(model, path) {
   const seedB = num("walk-b", 1);
   const steps = num("walk-steps", 10, { min: 2, max: 64 });
   const walkClass = classSelect("walk-class", model);
+  const follow = walkFollow(model, path);
   const walk = async () => {
     walkError.textContent = "";
     const json = { seed_a: Number(seedA.value), seed_b: Number(seedB.value), steps: Number(steps.value) };
     const label = walkClass?.querySelector("select").value;
     if (label) json.label = Number(label);
+    const [route, body] = follow.walk(json);
     try {
-      await loadImage(walkImage, `${path}/interpolate`, { method: "POST", json, strict: true });
+      await loadImage(walkImage, route, { method: "POST", json: body, strict: true });
       walkImage.hidden = false;
     } catch (error) {
       walkError.textContent = error.detail || error.message;
@@ -228,12 +241,14 @@ function generatorPanels(model, path) {
   return h("div.grid2",
     h("div.panel#generator-panel", h("h2", "Generate images"),
       h("div.row", h("label", "Count", count), h("label", "Seed", seed), genClass,
+        knob ? h("label", knob === "truncation" ? "Truncation" : "Temperature", knobInput) : null,
         sampling ? h("label", "Steps", genSteps) : null, sampling ? h("label", "Sampler", genSampler) : null,
         h("button.primary#generate", { type: "button", onclick: () => run("png") }, "Generate"),
         h("button#generate-zip", { type: "button", onclick: () => run("zip") }, "Download as zip")),
       genError, h("p.muted", "The same seed gives the same images."), genImage),
-    h("div.panel#walk-panel", h("h2", "Latent walk between two seeds"),
-      h("div.row", h("label", "Seed A", seedA), h("label", "Seed B", seedB), h("label", "Steps", steps), walkClass,
-        h("button.primary#walk", { type: "button", onclick: walk }, "Walk")),
-      walkError, h("p.muted", "Images along the spherical path between the noise of seed A and of seed B."), walkImage));
+    h("div.panel#walk-panel", h("h2", "Latent walk"),
+      h("div.row", follow.control, h("label", "Seed A", seedA), h("label", "Seed B", seedB), h("label", "Steps", steps),
+        walkClass, h("button.primary#walk", { type: "button", onclick: walk }, "Walk")),
+      walkError, follow.note, h("p.muted", "Between two seeds: images along the spherical path between their noise. "
+        + "Along a direction: from −scale to +scale through the noise of seed A."), walkImage));
 }
