@@ -38,13 +38,13 @@ from genforge.training.loop import TrainingPlan
 from genforge.training.runtime import autocast
 
 DIFFUSION_PARAMS = ParamSet(common_params() + [
-    Param("width", int, 32, "Channels of the UNet's first level (times channel_mults per level).", low=4, high=1024),
-    Param("channel_mults", list, [1, 2, 2], "Channel multiplier per UNet level; each level after the first halves "
-          "the image, so height and width must divide by 2 ** (levels - 1).", ),
-    Param("patch_size", int, 1, "Side of the square patches folded into channels before the UNet (1 = none); 2 with "
-          "channel_mults [1, 2] makes a 28x28 model several times faster to train and sample on a CPU.", low=1, high=8),
+    Param("width", int, 16, "Channels of the UNet's first level (times channel_mults per level).", low=4, high=1024),
+    Param("channel_mults", list, [1, 2], "Channel multiplier per UNet level; each level after the first halves "
+          "the patch grid, so height and width must divide by patch_size * 2 ** (levels - 1).", ),
+    Param("patch_size", int, 2, "Side of the square patches folded into the UNet's channels (1 = none, the pixels "
+          "themselves); 2 makes a 28x28 model several times faster to train and sample on a CPU.", low=1, high=8),
     Param("layers_per_block", int, 1, "Residual blocks per UNet level.", low=1, high=8),
-    Param("attention", bool, True, "Self-attention at the lowest resolution and in the middle block."),
+    Param("attention", bool, False, "Self-attention at the lowest resolution and in the middle block."),
     Param("prediction_type", str, "epsilon", "What the UNet predicts: the noise ('epsilon') or the velocity "
           "('v_prediction').", choices=PREDICTION_TYPES),
     Param("beta_schedule", str, "cosine", "Noise schedule: 'linear' (DDPM's) or 'cosine' (squaredcos_cap_v2).",

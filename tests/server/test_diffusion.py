@@ -29,7 +29,7 @@ def test_a_diffusion_model_trains_lists_generates_and_serves_v2(client, tmp_path
     assert estimators["diffusion"]["generator"]
     params = {p["name"]: p for p in estimators["diffusion"]["parameters"]}
     assert params["prediction_type"]["choices"] == ["epsilon", "v_prediction"]
-    assert params["channel_mults"]["type"] == "list" and params["channel_mults"]["default"] == [1, 2, 2]
+    assert params["channel_mults"]["type"] == "list" and params["channel_mults"]["default"] == [1, 2]
 
     frame = upload(client)["id"]
     created = client.post("/api/v1/jobs", json={"algo": "diffusion", "training_frame": frame, "parameters": TINY})
