@@ -158,6 +158,7 @@ def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp
     vae_automl(tmp_path / "warm", max_models=1, rungs=1).train(training_frame=frame)  # imports, evaluator: warm
     monkeypatch.setattr(automl_module, "MIN_RUNG_SECS", 1.0)  # a 24 s search with two rungs
     monkeypatch.setattr(automl_module, "EXPLORE_SHARE", 0.6)
+    monkeypatch.setattr(automl_module, "EXPLORE_CAP", 0.9)
     rows = []
     aml = vae_automl(tmp_path, max_models=None, max_runtime_secs=24, min_epochs=None, rungs=2, reduction_factor=2)
     started = time.monotonic()
