@@ -28,7 +28,8 @@ from genforge.selection.results import SearchResults, check_number, default_name
 from genforge.selection.space import build_space, choose_algos
 
 DEFAULT_RUNTIME_SECS = 3600.0  # H2OAutoML's when neither max_runtime_secs nor max_models is given
-EXPLORE_SHARE = 1 / 3  # of a time budget for the successive-halving round; the leader gets the rest
+EXPLORE_SHARE = 1 / 3  # of a time budget the successive-halving round's training is planned to take
+EXPLORE_CAP = 1 / 2  # what exploring may take with the units' scoring and the best-of-each-algorithm promotions
 MIN_RUNG_SECS = 10.0  # the shortest first rung of a time budget
 EPOCH_CAP = 100000  # time rungs: epochs only cap a run, the rung's seconds end it
 STEPS_AT_FIRST_RUNG = 300  # min_epochs="auto": about this many optimisation steps (of 64 images) per candidate
@@ -128,7 +129,7 @@ class AutoML(SearchResults):
                 rungs -= 1
             config.update(rungs=[None] * rungs, rung_secs=[first * eta ** k for k in range(rungs)], exploit=True,
                           total_candidates=n, round_size=n, epoch_cap=EPOCH_CAP,
-                          explore_secs=EXPLORE_SHARE * self.max_runtime_secs)
+                          explore_secs=EXPLORE_CAP * self.max_runtime_secs)
         else:
             epochs = self.min_epochs or max(1, min(50, math.ceil(STEPS_AT_FIRST_RUNG * 64 / max(1, len(training)))))
             config.update(rungs=[epochs * eta ** k for k in range(self.rungs)])

@@ -87,6 +87,20 @@ class Context:
             self._extractor = get_extractor(self.config.get("evaluator"), self.reference)
         return self._extractor
 
+    def prepare(self) -> None:
+        """What every score needs, made once per process before its first unit, so that no candidate's time
+        carries it: the extractor, the scoring frame's features and the memorization threshold (calibrated
+        on the scoring frame against the training frame)."""
+        from genforge.metrics import memorization
+
+        self.reference_features()
+        if self._memorization_threshold is None:
+            try:
+                found = memorization(self.reference[:2], self.training, self.reference)
+                self._memorization_threshold = float(found["memorization_threshold"])
+            except Exception:  # noqa: BLE001 - left to each score, which reports what is wrong
+                pass
+
     def metrics(self) -> tuple[str, ...]:
         """The metrics to compute: class coverage only where the extractor's classes are the frame's."""
         from genforge.metrics import METRICS

@@ -99,11 +99,12 @@ class Schedule:
         left = None if not self.max_runtime_secs else self.max_runtime_secs - spent
         if left is not None and left <= 0:
             return Action("done")
+        raw_left = left
         if left is not None:
             left = max(1.0, left - self._overhead(views))
         if self.exploit and left is not None and self.explore_secs is not None and spent >= self.explore_secs:
             # Exploring took its share (slow scoring, say): what is left goes to the leader.
-            action = self._exploitation(live, results, left)
+            action = self._exploitation(live, results, raw_left, views)
             return action or (Action("wait") if running else Action("done"))
         count = 1 + max((parsed[0] for parsed in map(parse_key, live) if parsed), default=-1)
         more = self._more_candidates(count, results)
@@ -118,7 +119,7 @@ class Schedule:
             if action is not None:
                 return action
         if self.exploit and not more and left is not None:
-            action = self._exploitation(live, results, left)
+            action = self._exploitation(live, results, raw_left, views)
             if action is not None:
                 return action
         if more:
@@ -148,14 +149,14 @@ class Schedule:
                     return Action("run", i, rung + 1, left, secs)
         return None
 
-    def _exploitation(self, live: dict, results: dict, left: float) -> Action | None:
+    def _exploitation(self, live: dict, results: dict, left: float, views: list[TrialView]) -> Action | None:
         """Once every unit of the round has run: the leader, resumed for the time left. Again when the
         budget is raised later (each time one rung higher), never for less than the first rung's time."""
         last = len(self.rungs)
         if any(k not in results for k in live):
             return None  # units still running may change who leads
         done = [r for i, r in map(parse_key, live) if r >= last]
-        if done and left < (self.rung_secs or [0.0])[0]:
+        if done and left - self._overhead(views) < (self.rung_secs or [0.0])[0]:
             return None
         rung = max(done, default=last - 1) + 1
         latest: dict[int, tuple[int, dict]] = {}  # each candidate's row at its highest rung, as ranked
@@ -164,7 +165,11 @@ class Schedule:
             if i not in latest or r > latest[i][0]:
                 latest[i] = (r, row)
         ranked = sorted((self._order(row), i) for i, (_, row) in latest.items() if self._score(row) is not None)
-        return Action("run", ranked[0][1], rung, left) if ranked else None
+        if not ranked:
+            return None
+        leader = ranked[0][1]
+        own = [t for t in views if (parse_key(t.key) or (None,))[0] == leader]  # its own scoring time, set aside
+        return Action("run", leader, rung, max(1.0, left - self._overhead(own)))
 
     @staticmethod
     def _overhead(views: list[TrialView]) -> float:

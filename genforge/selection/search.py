@@ -33,7 +33,7 @@ def work(study, config: dict, on_result: ResultCallback | None = None, echo: Cal
     """Run units of ``study`` until its schedule is done; returns how many this process ran."""
     schedule = Schedule.from_config(config)
     ctx = context
-    ran = 0
+    ran, prepared = 0, False
     while True:
         mark_stale(study)
         views = trials(study)
@@ -45,6 +45,12 @@ def work(study, config: dict, on_result: ResultCallback | None = None, echo: Cal
             continue
         if ctx is None:
             ctx = Context.load(config)
+        if not prepared:
+            try:
+                ctx.prepare()  # outside the units' time (see Context.prepare)
+            except Exception:  # noqa: BLE001 - each unit's scoring then reports the problem on its row
+                pass
+            prepared = True
         attrs, params, dists = _unit_attrs(config, views, action.candidate, action.rung)
         trial = claim(study, action.key, attrs, params, dists)
         if trial is None:

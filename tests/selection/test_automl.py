@@ -158,6 +158,7 @@ def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp
     vae_automl(tmp_path / "warm", max_models=1, rungs=1).train(training_frame=frame)  # imports, evaluator: warm
     monkeypatch.setattr(automl_module, "MIN_RUNG_SECS", 1.0)  # a 24 s search with two rungs
     monkeypatch.setattr(automl_module, "EXPLORE_SHARE", 0.6)
+    monkeypatch.setattr(automl_module, "EXPLORE_CAP", 0.9)
     rows = []
     aml = vae_automl(tmp_path, max_models=None, max_runtime_secs=24, min_epochs=None, rungs=2, reduction_factor=2)
     started = time.monotonic()
@@ -169,7 +170,8 @@ def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp
     assert [r["rung"] for r in rows] == [0, 0, 1, 2]
     leader = rows[-1]
     latest = {r["model_id"]: r for r in rows[:3]}  # the leaderboard before the last unit
-    assert leader["model_id"] == min(latest.values(), key=lambda r: r["fid"])["model_id"]  # its leader, exploited
+    ok = [r for r in latest.values() if r["status"] == "ok"]
+    assert leader["model_id"] == min(ok, key=lambda r: r["fid"])["model_id"]  # its leader, exploited
     assert leader["training_secs"] > latest[leader["model_id"]]["training_secs"]
     assert rows[2]["training_secs"] >= config["rung_secs"][1] * 0.9  # the promoted one trained its rung
     assert elapsed < 24 * 1.5  # the budget holds, give or take the last unit's scoring
