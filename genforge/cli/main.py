@@ -16,6 +16,7 @@ import click
 from genforge._version import __version__
 from genforge.cli.options import (
     EstimatorCommand, RecordingGroup as _RecordingGroup, cli_message, cli_text, force_option, import_options,
+    load_generator_and_frames,
 )
 from genforge.errors import GenforgeError, ParameterError
 from genforge.files import ReplacedWarning, claim_path
@@ -292,26 +293,13 @@ def evaluate(model_path: str, frame_source: str, count: int | None, training_fra
     """Score a saved generator: genforge evaluate MODEL --frame fashion-mnist:test -n 10000 -o scores.json."""
     import json
 
-    from genforge.artifacts import load_model
-    from genforge.data import import_file
-    from genforge.metrics import default_training_source, model_scores
+    from genforge.metrics import model_scores
 
     for path in (output, pairs):
         if path:
             claim_path(path, force)
-    model = load_model(model_path)
-    if not model.generates:
-        raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images; evaluate a "
-                             "generator.")
-    frame = import_file(frame_source, **import_opts)
-    training_source = training_frame or default_training_source(frame_source)
-    training = import_file(training_source, **import_opts) if training_source else None
-    if resize:
-        from genforge.estimators.inputs import conform_frame
-
-        schema = model._info["frame_schema"]
-        frame = conform_frame(frame, schema, resize=True)
-        training = conform_frame(training, schema, resize=True) if training is not None else None
+    model, frame, training = load_generator_and_frames(model_path, frame_source, training_frame, import_opts, resize,
+                                                       "evaluate")
     scores = model_scores(model, frame, n=count, extractor=extractor, training=training, seed=seed,
                           pairs_path=pairs)
     for key, value in scores.items():

@@ -183,3 +183,28 @@ def _metavar(param) -> str:
 def _describe(param) -> str:
     aliases = f" Also --{', --'.join(a.replace('_', '-') for a in param.aliases)}." if param.aliases else ""
     return f"{param.help}{aliases} [default: {param.default}]"
+
+
+def load_generator_and_frames(model_path: str, frame_source: str, training_frame: str | None, import_opts: dict,
+                              resize: bool, verb: str) -> tuple[Any, Any, Any]:
+    """What ``genforge evaluate`` and ``genforge report`` start from: the saved generator (refused, naming
+    ``verb``, when it makes no images), the frame to compare with and the training frame (given, or the one
+    that goes with a built-in split), resized to the model's images when ``resize``."""
+    from genforge.artifacts import load_model
+    from genforge.data import import_file
+    from genforge.metrics import default_training_source
+
+    model = load_model(model_path)
+    if not model.generates:
+        raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images; {verb} a "
+                             "generator.")
+    frame = import_file(frame_source, **import_opts)
+    training_source = training_frame or default_training_source(frame_source)
+    training = import_file(training_source, **import_opts) if training_source else None
+    if resize:
+        from genforge.estimators.inputs import conform_frame
+
+        schema = model.frame_schema
+        frame = conform_frame(frame, schema, resize=True)
+        training = conform_frame(training, schema, resize=True) if training is not None else None
+    return model, frame, training

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from genforge.cli.options import force_option, import_options
-from genforge.errors import ParameterError
+from genforge.cli.options import force_option, import_options, load_generator_and_frames
 from genforge.files import claim_path
 
 
@@ -28,27 +27,13 @@ def report(model_path: str, frame_source: str, output: str, samples: int, traini
            extractor: str | None, seed: int, sections: str | None, k: int, resize: bool, force: bool,
            import_opts: dict) -> None:
     """Write a model report: genforge report MODEL --frame fashion-mnist:test -o report.html."""
-    from genforge.artifacts import load_model
-    from genforge.data import import_file
-    from genforge.metrics import default_training_source
     from genforge.report import build_report, report_paths
 
     for path in report_paths(output):
         if not force:
             claim_path(path, False, "report file")  # refused before the work, not after (force: said once, below)
-    model = load_model(model_path)
-    if not model.generates:
-        raise ParameterError(f"{model_path} is a {model.algo!r} model, which does not generate images; report on a "
-                             "generator.")
-    frame = import_file(frame_source, **import_opts)
-    training_source = training_frame or default_training_source(frame_source)
-    training = import_file(training_source, **import_opts) if training_source else None
-    if resize:
-        from genforge.estimators.inputs import conform_frame
-
-        schema = model._info["frame_schema"]
-        frame = conform_frame(frame, schema, resize=True)
-        training = conform_frame(training, schema, resize=True) if training is not None else None
+    model, frame, training = load_generator_and_frames(model_path, frame_source, training_frame, import_opts, resize,
+                                                       "report on")
     chosen = [s.strip() for s in sections.split(",") if s.strip()] if sections is not None else None
     result = build_report(model, frame, path=output, samples=samples, training_frame=training, extractor=extractor,
                           seed=seed, force=force, sections=chosen, k=k)
