@@ -16,7 +16,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
 import torch
 
 import genforge as gf
@@ -24,15 +23,7 @@ from genforge.training.checkpoint import Snapshot
 from genforge.training.guard import DivergenceGuard, GuardSettings
 from genforge.training.loop import Callback
 
-
-def load_images(count: int) -> gf.Frame:
-    try:
-        from genforge.data import import_file
-
-        return import_file("fashion-mnist:train").head(count)
-    except Exception:  # no dataset here: random 28x28 images exercise the same code
-        rng = np.random.default_rng(0)
-        return gf.Frame.from_numpy(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
+from bench_train import load_images  # noqa: E402  (the script's folder is on sys.path)
 
 
 class EpochWork(Callback):

@@ -53,10 +53,14 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+def write_npz(path, n: int = 16, size: int = 8):
+    """``make_frame(n, size)`` saved as a labelled ``.npz`` dataset file at ``path``, as a user would hand the CLI."""
+    frame = make_frame(n=n, size=size)
+    np.savez(path, images=frame.images, labels=frame.labels)
+    return path
+
+
 @pytest.fixture
 def npz(tmp_path):
     """A tiny labelled dataset file, as a user would hand the CLI."""
-    frame = make_frame(n=16, size=8)
-    path = tmp_path / "tiny.npz"
-    np.savez(path, images=frame.images, labels=frame.labels)
-    return path
+    return write_npz(tmp_path / "tiny.npz")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,17 +9,14 @@ import genforge as gf
 from genforge.cli.main import main
 from genforge.estimators.gan import GANTask
 
-from .conftest import make_frame
+from .conftest import write_npz
 
 TINY = ["--epochs", "8", "--batch-size", "8", "--width", "8", "--latent-dim", "8", "--seed", "1", "--verbose", "false"]
 
 
 @pytest.fixture
 def blobs(tmp_path):
-    frame = make_frame(n=64, size=8)
-    path = tmp_path / "blobs.npz"
-    np.savez(path, images=frame.images, labels=frame.labels)
-    return path
+    return write_npz(tmp_path / "blobs.npz", n=64)
 
 
 def test_train_prints_a_line_per_guard_event_and_saves_them(runner, blobs, tmp_path):

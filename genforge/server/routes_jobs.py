@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -139,21 +139,29 @@ def get_job(job_id: str, ctx: Context = Depends(get_ctx)) -> dict[str, Any]:
             response_class=StreamingResponse, summary="Stream the job's snapshots until it ends (SSE)")
 async def job_events(job_id: str, request: Request, ctx: Context = Depends(get_ctx)) -> StreamingResponse:
     first = await run_in_threadpool(job_snapshot, ctx, job_id)
+    return snapshot_events(request, "job", first, lambda: job_snapshot(ctx, job_id), poll_secs=0.3)
+
+
+def snapshot_events(request: Request, event: str, first: dict[str, Any], fetch: Callable[[], dict[str, Any]],
+                    poll_secs: float) -> StreamingResponse:
+    """Server-Sent Events of a job's (or a search's) snapshots: ``first``, then each changed one that
+    ``fetch`` (run in the thread pool every ``poll_secs``) returns, until its status is final, the client
+    goes or the job is deleted; a keep-alive comment after 15 quiet seconds."""
 
     async def stream():
         snapshot, last, last_sent = first, None, time.monotonic()
         while True:
             if snapshot != last:
-                yield f"event: job\ndata: {json.dumps(snapshot)}\n\n"
+                yield f"event: {event}\ndata: {json.dumps(snapshot)}\n\n"
                 last, last_sent = snapshot, time.monotonic()
             if snapshot["status"] in FINAL_STATUSES or await request.is_disconnected():
                 return
             if time.monotonic() - last_sent > 15:
                 yield ": keep-alive\n\n"
                 last_sent = time.monotonic()
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(poll_secs)
             try:
-                snapshot = await run_in_threadpool(job_snapshot, ctx, job_id)
+                snapshot = await run_in_threadpool(fetch)
             except ApiError:  # deleted while streaming
                 return
 

@@ -10,10 +10,7 @@ a search never outnumber ``--max-jobs``.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,12 +21,12 @@ from sqlalchemy import select
 from genforge.errors import ParameterError
 from genforge.estimators import ESTIMATORS
 from genforge.server import leaderboard
-from genforge.server.db import FINAL_STATUSES, SEARCH_KINDS, JobRow, ModelRow
+from genforge.server.db import SEARCH_KINDS, JobRow, ModelRow
 from genforge.server.deps import Context, get_ctx, is_generator, job_out
 from genforge.server.errors import ApiError
 from genforge.server.paths import check_job_parameters
 from genforge.server.routes_frames import load_frame
-from genforge.server.routes_jobs import SERVER_PARAMS
+from genforge.server.routes_jobs import SERVER_PARAMS, snapshot_events
 from genforge.server.schemas import ErrorOut
 from genforge.server.search_spec import automl_options, grid_options, project_name, sort_metric_of
 from genforge.server.schemas_search import (
@@ -278,26 +275,7 @@ async def search_events(search_id: str, request: Request, ctx: Context = Depends
         return out
 
     first = await run_in_threadpool(snapshot)
-
-    async def stream():
-        current, last, last_sent = first, None, time.monotonic()
-        while True:
-            if current != last:
-                yield f"event: search\ndata: {json.dumps(current)}\n\n"
-                last, last_sent = current, time.monotonic()
-            if current["status"] in FINAL_STATUSES or await request.is_disconnected():
-                return
-            if time.monotonic() - last_sent > 15:
-                yield ": keep-alive\n\n"
-                last_sent = time.monotonic()
-            await asyncio.sleep(0.5)
-            try:
-                current = await run_in_threadpool(snapshot)
-            except ApiError:  # deleted while streaming
-                return
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return snapshot_events(request, "search", first, snapshot, poll_secs=0.5)
 
 
 @router.post("/automl/{search_id}/cancel", response_model=SearchOut, responses=ERRORS,

@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
 import pytest
 
 from genforge.cli.main import main
-from tests.conftest import make_frame
+from tests.conftest import write_npz
 
 TINY_ARGS = ["--include-algos", "vae", "--fixed", "architecture=mlp", "--fixed", "width=8", "--fixed",
              "batch_size=16", "--evaluator", "digits", "--score-samples", "32", "--min-epochs", "3", "--seed", "1"]
@@ -18,10 +17,7 @@ TINY_ARGS = ["--include-algos", "vae", "--fixed", "architecture=mlp", "--fixed",
 
 @pytest.fixture
 def data(tmp_path):
-    frame = make_frame(n=64, size=8)
-    path = tmp_path / "blobs.npz"
-    np.savez(path, images=frame.images, labels=frame.labels)
-    return path
+    return write_npz(tmp_path / "blobs.npz", n=64)
 
 
 def test_automl_prints_progress_and_the_leaderboard_and_writes_json_and_csv(runner, tmp_path, data):
