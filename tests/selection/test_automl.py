@@ -175,7 +175,11 @@ def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp
     assert leader["training_secs"] > latest[leader["model_id"]]["training_secs"]
     assert rows[2]["training_secs"] >= config["rung_secs"][1] * 0.9  # the promoted one trained its rung
     assert elapsed < 24 * 1.5  # the budget holds, give or take the last unit's scoring
-    assert aml.leader.model_id == aml.leaderboard.best_row()["model_id"]
+    best = aml.leaderboard.best_row()  # None when the longer training made every model memorize or collapse
+    if best is None:
+        assert aml.leader is None and all(r["status"] != "ok" for r in aml.leaderboard.rows)
+    else:
+        assert aml.leader.model_id == best["model_id"]
 
 
 @pytest.mark.parametrize("minutes, rungs, candidates", [(2, 1, 1), (5, 2, 3), (20, 3, 9)])
