@@ -45,15 +45,15 @@ DIFFUSION_PARAMS = ParamSet(common_params() + [
           "themselves); 2 makes a 28x28 model several times faster to train and sample on a CPU.", low=1, high=8),
     Param("layers_per_block", int, 1, "Residual blocks per UNet level.", low=1, high=8),
     Param("attention", bool, False, "Self-attention at the lowest resolution and in the middle block."),
-    Param("prediction_type", str, "epsilon", "What the UNet predicts: the noise ('epsilon') or the velocity "
-          "('v_prediction').", choices=PREDICTION_TYPES),
+    Param("prediction_type", str, "v_prediction", "What the UNet predicts: the velocity ('v_prediction') or the "
+          "noise ('epsilon').", choices=PREDICTION_TYPES),
     Param("beta_schedule", str, "cosine", "Noise schedule: 'linear' (DDPM's) or 'cosine' (squaredcos_cap_v2).",
           choices=tuple(BETA_SCHEDULES)),
     Param("num_train_timesteps", int, 1000, "Diffusion steps of the training schedule.", low=10, high=4000),
     Param("min_snr_gamma", float, 5.0, "Min-SNR-gamma loss weighting (0 = plain MSE).", low=0, high=1000),
     Param("ema_decay", float, 0.999, "Decay of the UNet's moving average used for sampling (0 = no EMA).",
           low=0, high=0.99999),
-    Param("lr", float, 1e-3, "Learning rate (AdamW).", low=0, high=1),
+    Param("lr", float, 3e-3, "Learning rate (AdamW).", low=0, high=1),
     Param("warmup_steps", int, 100, "Steps over which the learning rate rises linearly to lr (0 = none).", low=0),
     Param("conditional", bool, False, "Class-conditional model with classifier-free guidance (needs labels)."),
     Param("class_dropout", float, 0.1, "Share of training labels replaced by 'no label' (conditional models; what "

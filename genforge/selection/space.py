@@ -40,8 +40,8 @@ SPACES: dict[str, dict[str, tuple]] = {
     "diffusion": {
         "width": ("cat", [16, 32]),
         "layers_per_block": ("cat", [1, 2]),
-        "prediction_type": ("cat", ["epsilon", "v_prediction"]),
-        "lr": ("float", 3e-4, 3e-3, True),
+        "prediction_type": ("cat", ["v_prediction", "epsilon"]),
+        "lr": ("float", 1e-3, 6e-3, True),
         "min_snr_gamma": ("cat", [0.0, 5.0]),
         "batch_size": ("cat", [32, 64]),
     },
