@@ -10,10 +10,11 @@ memorization. The diffusion row samples with ``--sampler`` (dpm++) in ``--steps`
     python benchmarks/bench_quality.py --only gan --minutes 2 --gan-params '{"width": 32}'   # tuning
     python benchmarks/bench_quality.py --only diffusion --diffusion-params '{"width": 16}'    # tuning
     python benchmarks/bench_quality.py --sampling-table                # train diffusion, then the table
+    python benchmarks/bench_quality.py --sampling-table --model models/diffusion-...   # a saved model's table
 
-``--sampling-table`` trains the default DiffusionEstimator for ``--minutes``, then times drawing
-``--samples`` 28x28 images with each sampler at each of ``--table-steps`` (10, 25, 50) and scores each
-set's FID against the test images.
+``--sampling-table`` trains the default DiffusionEstimator for ``--minutes`` (or loads the saved one that
+``--model`` names), then times drawing ``--samples`` 28x28 images with each sampler at each of
+``--table-steps`` (10, 25, 50) and scores each set's FID against the test images.
 
 Targets: the default GANEstimator's FID at most one third of the plain DCGAN's, with every class covered;
 the default DiffusionEstimator's FID below the VAE's and the plain DCGAN's, and 10,000 samples at 25 steps
@@ -127,10 +128,13 @@ def train_one(name: str, train: gf.Frame, seconds: float, seed: int, overrides: 
     cls = {"gan": gf.GANEstimator, "vae": gf.VAEEstimator, "diffusion": gf.DiffusionEstimator}[name]
     params = {"epochs": 100_000, "max_runtime_secs": seconds, "seed": seed, "verbose": False, **(overrides or {})}
     model = cls(**params).train(training_frame=train)
-    elapsed = time.monotonic() - started
+    return model, images_trained(model), time.monotonic() - started
+
+
+def images_trained(model) -> int:
+    """Images a genforge model has trained on: its optimisation steps times its batch size."""
     history = model.scoring_history().rows
-    steps = history[-1]["step"] if history else 0
-    return model, steps * model.get_params()["batch_size"], elapsed
+    return (history[-1]["step"] if history else 0) * model.get_params()["batch_size"]
 
 
 LABELS = {"gan": "GANEstimator (defaults)", "vae": "VAEEstimator (defaults)",
@@ -160,6 +164,9 @@ def main() -> None:
     parser.add_argument("--sampling-table", action="store_true",
                         help="Train the diffusion model only, then time and score every sampler at --table-steps.")
     parser.add_argument("--table-steps", default="10,25,50", help="Step counts of the sampling table.")
+    parser.add_argument("--model", default=None,
+                        help="Sampling table of this saved diffusion model (a gf.save_model folder) instead of "
+                             "training one for --minutes.")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice).")
     args = parser.parse_args()
     if args.threads:
@@ -167,6 +174,8 @@ def main() -> None:
     gan_params = json.loads(args.gan_params) if args.gan_params else {}
     diffusion_params = json.loads(args.diffusion_params) if args.diffusion_params else {}
     overrides = {"gan": gan_params, "diffusion": diffusion_params}
+    if args.model and not args.sampling_table:
+        parser.error("--model names the saved model of a --sampling-table run; add --sampling-table")
     names = ["diffusion"] if args.sampling_table else [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = set(names) - set(LABELS)
     if unknown:
@@ -229,7 +238,14 @@ def main() -> None:
 
 def sampling_table(args, train: gf.Frame, reference, extractor, overrides: dict) -> None:
     """Seconds to draw ``args.samples`` images per sampler and step count, with the FID of each set."""
-    model, images, seconds = train_one("diffusion", train, args.minutes * 60, args.seed, overrides)
+    if args.model:  # a saved model: its own training, nothing trained here
+        model = gf.load_model(args.model)
+        if model.algo != "diffusion":
+            raise SystemExit(f"--model {args.model} is a {model.algo} model; the sampling table needs a diffusion one.")
+        images = images_trained(model)
+        seconds = sum(row.get("seconds", 0.0) for row in model.scoring_history().rows)
+    else:
+        model, images, seconds = train_one("diffusion", train, args.minutes * 60, args.seed, overrides)
     print(f"{LABELS['diffusion']}: trained on {images:,} images in {seconds:.0f} s; sampling {args.samples:,} "
           f"{train.image_shape[0]}x{train.image_shape[1]} images per cell", flush=True)
     steps_list = [int(s) for s in args.table_steps.split(",") if s.strip()]
