@@ -184,8 +184,9 @@ def main() -> None:
     train = gf.import_file("fashion-mnist:train")
     test = gf.import_file("fashion-mnist:test")
     extractor = gf.metrics.builtin_extractor("fashion-mnist")
+    scope = f"the saved model {args.model}" if args.model else f"budget {args.minutes:g} min per model"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}; budget {args.minutes:g} min per model; extractor {extractor.name} "
+          f"load {os.getloadavg()[0]:.1f}; {scope}; extractor {extractor.name} "
           f"(test accuracy {extractor.record.get('test_accuracy')}); {args.samples:,} samples vs {test!r}")
     reference = gf.metrics.extract(test, extractor, "reference")  # the same for every model: extracted once
     threshold = None  # memorization threshold, calibrated (test -> train distances) with the first model
