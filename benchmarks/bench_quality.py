@@ -271,7 +271,8 @@ def sampling_table(args, train: gf.Frame, reference, extractor, overrides: dict)
               f"(target <= 120 s: {'met' if per_10k <= 120 else 'NOT met'})")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"minutes": args.minutes, "samples": args.samples, "images_trained": images,
+            json.dump({"model": args.model, "minutes": None if args.model else args.minutes, "samples": args.samples,
+                       "images_trained": images, "training_seconds": round(seconds, 1),
                        "table": {f"{s}@{n}": {"seconds": v[0], "fid": v[1]} for (s, n), v in rows.items()}},
                       handle, indent=2)
         print(f"wrote {args.json}")
