@@ -8,8 +8,6 @@ penultimate activations.
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import numpy as np
@@ -19,13 +17,14 @@ import torch.nn.functional as F
 from genforge.errors import DataError
 from genforge.estimators.base import Estimator
 from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels
-from genforge.estimators.params import Param, ParamSet, common_params
+from genforge.estimators.params import Param, ParamSet, common_params, lr_schedule_param
 from genforge.estimators.registry import register
 from genforge.frame import Frame
 from genforge.nets.cnn import CNN_ARCHITECTURES, build_classifier
 from genforge.nets.export import OnnxGraph, classifier_graph
 from genforge.table import Table
 from genforge.training.loop import TrainingPlan
+from genforge.training.lr_schedule import LRSchedule
 
 CNN_PARAMS = ParamSet(common_params() + [
     Param("architecture", str, "small",
@@ -36,9 +35,7 @@ CNN_PARAMS = ParamSet(common_params() + [
     Param("dropout", float, 0.25, "Dropout rate (after the dense layer; deep: after every block too).", low=0, high=0.95),
     Param("optimizer", str, "adam", "'adam', 'adamw' or 'sgd' (momentum 0.9, Nesterov).", choices=("adam", "adamw", "sgd")),
     Param("lr", float, 1e-3, "Learning rate.", low=0, high=10),
-    Param("lr_schedule", str, "constant",
-          "'constant', or 'cosine': decay to 0 over the planned epochs, or over max_runtime_secs if that ends sooner.",
-          choices=("constant", "cosine")),
+    lr_schedule_param(),
     Param("weight_decay", float, 0.0, "L2 weight decay (decoupled for adamw).", low=0, high=1),
 ])
 
@@ -167,13 +164,12 @@ class CNNTask:
         self.net_train: torch.nn.Module = self.net  # or its DDP wrapper (wrap_modules)
         self.optimizers = {"classifier": _optimizer(params, self.net.parameters())}
         self.device = model._device
-        self.plan: TrainingPlan | None = None  # the loop's, from start()
+        self.schedule = LRSchedule(params["lr_schedule"], params["max_runtime_secs"])
         self.validation = validation
-        self._started: float | None = None
 
     def start(self, plan: TrainingPlan) -> None:
         """The cosine schedule runs over the loop's planned steps, however many ranks share them."""
-        self.plan = plan
+        self.schedule.start(plan)
 
     def wrap_modules(self, wrap) -> None:
         """Route training through ``wrap(net)`` (DistributedDataParallel)."""
@@ -182,23 +178,9 @@ class CNNTask:
     def history_columns(self) -> list[str]:
         return ["loss", "accuracy", "lr"] + (["valid_loss", "valid_accuracy"] if self.validation is not None else [])
 
-    def _progress(self, step: int) -> float:
-        """How far the run is, 0..1: by steps of the planned epochs, or by ``max_runtime_secs`` when that ends
-        it sooner (so a time-limited run still anneals; its end depends on the clock anyway)."""
-        done = self.plan.progress(step)
-        limit = self.params["max_runtime_secs"]
-        # Not under DDP: each rank's clock differs, and their learning rates must not.
-        if limit and not torch.distributed.is_initialized():
-            if self._started is None:
-                self._started = time.monotonic()
-            done = max(done, min(1.0, (time.monotonic() - self._started) / limit))
-        return done
-
     def _set_lr(self, step: int) -> float:
         # A function of the step (and clock, under a time limit): no scheduler state to save or resume.
-        lr = self.params["lr"]
-        if self.params["lr_schedule"] == "cosine":
-            lr *= 0.5 * (1.0 + math.cos(math.pi * self._progress(step)))
+        lr = self.params["lr"] * self.schedule.factor(step)
         for group in self.optimizers["classifier"].param_groups:
             group["lr"] = lr
         return lr

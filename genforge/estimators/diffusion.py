@@ -24,7 +24,7 @@ from genforge.errors import DataError, ParameterError
 from genforge.estimators.base import Estimator
 from genforge.estimators.generator import Generator
 from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, to_uint8_images
-from genforge.estimators.params import Param, ParamSet, common_params, guard_params
+from genforge.estimators.params import Param, ParamSet, common_params, guard_params, lr_schedule_param
 from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -35,6 +35,7 @@ from genforge.nets.diffusion import (BETA_SCHEDULES, PREDICTION_TYPES, SAMPLERS,
 from genforge.nets.export import OnnxGraph
 from genforge.training.ema import make_ema, update_ema
 from genforge.training.loop import TrainingPlan
+from genforge.training.lr_schedule import LRSchedule
 from genforge.training.runtime import autocast
 
 DIFFUSION_PARAMS = ParamSet(common_params() + [
@@ -55,6 +56,7 @@ DIFFUSION_PARAMS = ParamSet(common_params() + [
           low=0, high=0.99999),
     Param("lr", float, 3e-3, "Learning rate (AdamW).", low=0, high=1),
     Param("warmup_steps", int, 100, "Steps over which the learning rate rises linearly to lr (0 = none).", low=0),
+    lr_schedule_param(),
     Param("conditional", bool, False, "Class-conditional model with classifier-free guidance (needs labels)."),
     Param("class_dropout", float, 0.1, "Share of training labels replaced by 'no label' (conditional models; what "
           "guidance_scale at predict time needs).", low=0, high=1),
@@ -266,9 +268,12 @@ class DiffusionTask:
         self.fixed_z = torch.randn(GRID_IMAGES, model.latent_size, generator=fixed)
         self.fixed_labels = torch.arange(GRID_IMAGES) % self.num_classes if self.num_classes else None
         self.lr_scale = 1.0  # lowered by the divergence guard at each rollback (the rate is set every step)
+        self.schedule = LRSchedule(params["lr_schedule"], params["max_runtime_secs"])
 
     def start(self, plan: TrainingPlan) -> None:
-        """The warm-up is counted in steps, a function of the step alone (exact resumes)."""
+        """The warm-up is counted in steps, a function of the step alone (exact resumes); the schedule runs
+        over the loop's planned steps (or its time limit)."""
+        self.schedule.start(plan)
 
     def wrap_modules(self, wrap) -> None:
         """Route training through ``wrap(unet)`` (DistributedDataParallel)."""
@@ -279,7 +284,8 @@ class DiffusionTask:
 
     def learning_rate(self, step: int) -> float:
         warmup = self.params["warmup_steps"]
-        return self.params["lr"] * self.lr_scale * (min(1.0, (step + 1) / warmup) if warmup else 1.0)
+        ramp = min(1.0, (step + 1) / warmup) if warmup else 1.0
+        return self.params["lr"] * self.lr_scale * ramp * self.schedule.factor(step)
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, step: int) -> dict[str, torch.Tensor]:
         batch = len(images)

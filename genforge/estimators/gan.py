@@ -19,7 +19,7 @@ from genforge.estimators.base import Estimator
 from genforge.estimators.generator import Generator, truncate
 from genforge.estimators.h2o_form import check_h2o_form
 from genforge.estimators.inputs import to_uint8_images
-from genforge.estimators.params import Param, ParamSet, common_params, guard_params
+from genforge.estimators.params import Param, ParamSet, common_params, guard_params, lr_schedule_param
 from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
@@ -30,6 +30,7 @@ from genforge.nets.export import OnnxGraph, generator_graph
 from genforge.training.augment import AUGMENT_POLICIES, diff_augment
 from genforge.training.ema import make_ema, update_ema
 from genforge.training.loop import TrainingPlan
+from genforge.training.lr_schedule import LRSchedule
 from genforge.training.runtime import autocast
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "silu")
@@ -56,6 +57,7 @@ GAN_PARAMS = ParamSet(common_params() + [
     Param("diff_augment", str, None, "DiffAugment policy, e.g. 'color,translation,cutout' (None = off).", nullable=True),
     Param("g_lr", float, 4e-4, "Generator learning rate (Adam).", low=0, high=1),
     Param("d_lr", float, 4e-4, "Discriminator learning rate (Adam); TTUR uses a larger one than g_lr.", low=0, high=1),
+    lr_schedule_param(),
     Param("beta1", float, 0.0, "Adam beta1 for both networks.", low=0, high=0.9999),
     Param("beta2", float, 0.9, "Adam beta2 for both networks.", low=0, high=0.9999),
     Param("n_critic", int, 1, "Discriminator steps per generator step.", low=1, high=100),
@@ -248,6 +250,8 @@ class GANTask:
             "generator": torch.optim.Adam(self.generator.parameters(), lr=params["g_lr"], betas=betas),
             "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=params["d_lr"], betas=betas),
         }
+        self.schedule = LRSchedule(params["lr_schedule"], params["max_runtime_secs"])
+        self.lr_scale = 1.0  # lowered by the divergence guard at each rollback (a scheduled rate is set every step)
         self.loss = get_loss(params["loss"])
         self.latent_dim = model._info["latent_dim"]
         self.num_classes = model._info["num_classes"]
@@ -261,7 +265,16 @@ class GANTask:
         self._last_g_loss: torch.Tensor | None = None
 
     def start(self, plan: TrainingPlan) -> None:
-        """Nothing in a GAN step depends on the length of training."""
+        """The learning-rate schedule runs over the loop's planned steps (or its time limit)."""
+        self.schedule.start(plan)
+
+    def _set_lrs(self, step: int) -> None:
+        if not self.schedule.active:
+            return  # the optimizers keep their rates (the guard lowers them there)
+        factor = self.schedule.factor(step) * self.lr_scale
+        for name, base in (("generator", self.params["g_lr"]), ("discriminator", self.params["d_lr"])):
+            for group in self.optimizers[name].param_groups:
+                group["lr"] = base * factor
 
     def wrap_modules(self, wrap) -> None:
         """Route training through ``wrap(net)`` (DistributedDataParallel), one wrapper per network."""
@@ -283,6 +296,7 @@ class GANTask:
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, step: int) -> dict[str, torch.Tensor]:
         labels = labels if self.num_classes else None
         batch = len(images)
+        self._set_lrs(step)
         # Discriminator phase. The fakes need no gradient, so the generator itself (not its wrapper) makes them.
         z = self._noise(batch)
         with autocast(self.device):

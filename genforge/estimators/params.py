@@ -196,6 +196,14 @@ def common_params() -> list[Param]:
     ]
 
 
+def lr_schedule_param() -> Param:
+    """The learning-rate schedule (genforge.training.lr_schedule), constant by default."""
+    from genforge.training.lr_schedule import LR_SCHEDULES
+
+    return Param("lr_schedule", str, "constant", "'constant', or 'cosine': every learning rate decays to 0 over the "
+                 "planned epochs, or over max_runtime_secs if that ends sooner.", choices=LR_SCHEDULES)
+
+
 def guard_params(enabled: bool) -> list[Param]:
     """The divergence guard's parameters (genforge.training.guard; docs/estimators.md, "Divergence guard"),
     on by default where ``enabled``."""

@@ -20,13 +20,14 @@ from genforge.errors import DataError
 from genforge.estimators.base import Estimator
 from genforge.estimators.generator import Generator
 from genforge.estimators.inputs import check_same_classes, conform_frame, frame_labels, to_uint8_images
-from genforge.estimators.params import Param, ParamSet, common_params, guard_params
+from genforge.estimators.params import Param, ParamSet, common_params, guard_params, lr_schedule_param
 from genforge.estimators.quality import quality_scores
 from genforge.estimators.registry import register
 from genforge.frame import Frame
 from genforge.nets.export import OnnxGraph, generator_graph
 from genforge.nets.vae import VAE_ARCHITECTURES, build_vae, check_vae_shape, to_images
 from genforge.training.loop import TrainingPlan
+from genforge.training.lr_schedule import LRSchedule
 
 VAE_PARAMS = ParamSet(common_params() + [
     Param("architecture", str, "conv", "Encoder/decoder family: 'conv' (images from 8x8) or 'mlp' (any size).",
@@ -41,6 +42,7 @@ VAE_PARAMS = ParamSet(common_params() + [
           low=0),
     Param("conditional", bool, False, "Conditional VAE: the label goes into encoder and decoder (needs labels)."),
     Param("lr", float, 1e-3, "Learning rate (Adam).", low=0, high=1),
+    lr_schedule_param(),
 ] + guard_params(False))
 
 _EVAL_BATCH = 256
@@ -212,6 +214,8 @@ class VAETask:
         self.decoder_train: torch.nn.Module = self.decoder
         self.optimizers = {"vae": torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()],
                                                    lr=params["lr"])}
+        self.schedule = LRSchedule(params["lr_schedule"], params["max_runtime_secs"])
+        self.lr_scale = 1.0  # lowered by the divergence guard at each rollback (a scheduled rate is set every step)
         self.loss_name = params["reconstruction_loss"]
         self.conditional = bool(model._info["num_classes"])
         self.device = model._device
@@ -224,6 +228,7 @@ class VAETask:
     def start(self, plan: TrainingPlan) -> None:
         """The KL warm-up lasts ``kl_warmup_epochs`` of the loop's epochs, however many ranks share them."""
         self.warmup_steps = self.params["kl_warmup_epochs"] * plan.steps_per_epoch
+        self.schedule.start(plan)
 
     def wrap_modules(self, wrap) -> None:
         """Route training through ``wrap(net)`` (DistributedDataParallel), one wrapper per network."""
@@ -244,6 +249,9 @@ class VAETask:
         recon, kl = terms["reconstruction"].mean(), terms["kl"].mean()
         weight = self.kl_weight(step)
         objective = recon + weight * kl
+        if self.schedule.active:
+            for group in self.optimizers["vae"].param_groups:
+                group["lr"] = self.params["lr"] * self.lr_scale * self.schedule.factor(step)
         self.optimizers["vae"].zero_grad(set_to_none=True)
         objective.backward()
         self.optimizers["vae"].step()

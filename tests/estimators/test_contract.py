@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -186,3 +187,30 @@ def test_a_callers_callback_sees_every_point_of_the_loop(case, tiny_frame):
     assert recorder.calls == ([f"start:{steps}"] + ["step"] * steps + ["epoch:1"] + ["step"] * steps
                               + ["epoch:2", "end:True"])
     assert model.scoring_history()["recorded"] == [1.0, 1.0]  # columns a callback adds are kept
+
+
+class _Rates(Callback):
+    """Every optimizer's learning rates after each step."""
+
+    def __init__(self) -> None:
+        self.rates: list[list[float]] = []
+
+    def on_step_end(self, loop, metrics) -> None:
+        self.rates.append([group["lr"] for opt in loop.task.optimizers.values() for group in opt.param_groups])
+
+
+def test_a_cosine_schedule_anneals_every_rate_to_zero_over_the_planned_epochs(case, tiny_frame):
+    params = {**case.params, "lr_schedule": "cosine"}
+    if "warmup_steps" in case.cls.PARAMS:
+        params["warmup_steps"] = 0
+    rates = _Rates()
+    case.cls(**params).train(training_frame=tiny_frame, callbacks=[rates])
+    first, steps = rates.rates[0], len(rates.rates)
+    assert all(r > 0 for r in first)
+    for before, after in zip(rates.rates, rates.rates[1:]):
+        assert all(b >= a for b, a in zip(before, after))  # never rises
+    # The last step's factor is (1 - cos(pi / steps)) / 2 of the given rate.
+    assert all(last <= f * (1 - math.cos(math.pi / steps)) / 2 + 1e-12 for f, last in zip(first, rates.rates[-1]))
+    constant = _Rates()
+    case.cls(**{**params, "lr_schedule": "constant"}).train(training_frame=tiny_frame, callbacks=[constant])
+    assert constant.rates[-1] == constant.rates[0]
