@@ -33,10 +33,6 @@ EXPLORE_CAP = 1 / 2  # what exploring may take with the units' scoring and the b
 MIN_RUNG_SECS = 10.0  # the shortest first rung of a time budget
 EPOCH_CAP = 100000  # time rungs: epochs only cap a run, the rung's seconds end it
 STEPS_AT_FIRST_RUNG = 300  # min_epochs="auto": about this many optimisation steps (of 64 images) per candidate
-# The exploited leader's learning-rate schedule over its last stretch, which ends at the known deadline. The
-# rungs train at constant rates (a promotion continues where its rung stopped); the leader's last resume
-# anneals, which a constant-rate model trained for the whole budget does not (docs/automl.md).
-LEADER_LR_SCHEDULE = "cosine"
 
 
 class AutoML(SearchResults):
@@ -133,7 +129,7 @@ class AutoML(SearchResults):
                 rungs -= 1
             config.update(rungs=[None] * rungs, rung_secs=[first * eta ** k for k in range(rungs)], exploit=True,
                           total_candidates=n, round_size=n, epoch_cap=EPOCH_CAP,
-                          explore_secs=EXPLORE_CAP * self.max_runtime_secs, leader_lr_schedule=LEADER_LR_SCHEDULE)
+                          explore_secs=EXPLORE_CAP * self.max_runtime_secs)
         else:
             epochs = self.min_epochs or max(1, min(50, math.ceil(STEPS_AT_FIRST_RUNG * 64 / max(1, len(training)))))
             config.update(rungs=[epochs * eta ** k for k in range(self.rungs)])

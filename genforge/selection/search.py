@@ -112,11 +112,6 @@ def _run(ctx: Context, study, trial, config: dict, action) -> dict:
     epochs = rungs[action.rung] if action.rung < len(rungs) else None  # past the last: the leader, exploited
     if epochs is None:  # time rungs: epochs only cap the run; a grid: the model's own epochs
         epochs = config.get("epoch_cap") or int(params.get("epochs") or _default_epochs(algo))
-    leader_schedule = config.get("leader_lr_schedule")
-    if action.rung >= len(rungs) and leader_schedule and _takes(algo, "lr_schedule"):
-        # The exploited leader's stretch ends at the search's deadline, known in advance: its learning
-        # rates decay to 0 by then, so that the model handed over is annealed (see automl.py).
-        params = {**params, "lr_schedule": leader_schedule}
     model_id = f"{algo.upper()}_{action.candidate + 1}_{study.study_name}"
     unit = Unit(action.candidate, action.rung, algo, params, int(epochs), model_id, action.seconds_left,
                 action.train_secs, _trained_secs(study, action.candidate, action.rung))

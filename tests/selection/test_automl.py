@@ -173,8 +173,6 @@ def test_a_time_budget_runs_one_round_of_time_rungs_then_exploits_the_leader(tmp
     ok = [r for r in latest.values() if r["status"] == "ok"]
     assert leader["model_id"] == min(ok, key=lambda r: r["fid"])["model_id"]  # its leader, exploited
     assert leader["training_secs"] > latest[leader["model_id"]]["training_secs"]
-    assert json.loads(leader["params"])["lr_schedule"] == "cosine"  # annealed to the deadline
-    assert all(json.loads(r["params"]).get("lr_schedule", "constant") == "constant" for r in rows[:3])
     assert rows[2]["training_secs"] >= config["rung_secs"][1] * 0.9  # the promoted one trained its rung
     assert elapsed < 24 * 1.5  # the budget holds, give or take the last unit's scoring
     best = aml.leaderboard.best_row()  # None when the longer training made every model memorize or collapse
