@@ -28,8 +28,8 @@ from genforge.selection.results import SearchResults, check_number, default_name
 from genforge.selection.space import build_space, choose_algos
 
 DEFAULT_RUNTIME_SECS = 3600.0  # H2OAutoML's when neither max_runtime_secs nor max_models is given
-EXPLORE_SHARE = 1 / 3  # of a time budget the successive-halving round's training is planned to take
-EXPLORE_CAP = 1 / 2  # what exploring may take with the units' scoring and the best-of-each-algorithm promotions
+EXPLORE_SHARE = 1 / 4  # of a time budget the successive-halving round's training is planned to take
+EXPLORE_CAP = 1 / 3  # what exploring may take with the units' scoring and the best-of-each-algorithm promotions
 MIN_RUNG_SECS = 10.0  # the shortest first rung of a time budget
 EPOCH_CAP = 100000  # time rungs: epochs only cap a run, the rung's seconds end it
 STEPS_AT_FIRST_RUNG = 300  # min_epochs="auto": about this many optimisation steps (of 64 images) per candidate
@@ -121,7 +121,7 @@ class AutoML(SearchResults):
             rungs = self.rungs
             while True:
                 n = min(eta ** (rungs - 1), self.max_models or eta ** (rungs - 1))
-                counts = [n] + [max(1, n // eta ** k) for k in range(1, rungs)]
+                counts = _rung_counts(n, rungs, eta, min(n, len(self.algos)))
                 cost = sum(c * (eta ** k - (eta ** (k - 1) if k else 0)) for k, c in enumerate(counts))
                 first = EXPLORE_SHARE * self.max_runtime_secs / cost
                 if first >= MIN_RUNG_SECS or rungs == 1:
@@ -138,6 +138,16 @@ class AutoML(SearchResults):
     def __repr__(self) -> str:
         state = f", {self.leaderboard.summary()}" if self._study is not None else ""
         return f"AutoML(project_name={self.project_name!r}{state})"
+
+
+def _rung_counts(n: int, rungs: int, eta: int, algos: int) -> list[int]:
+    """How many candidates of a round of ``n`` train at each rung: the best ``1 / eta`` of the rung below
+    and the best of each other algorithm (the round's first candidates are each algorithm's defaults),
+    as ``schedule`` promotes them."""
+    counts = [n]
+    for _ in range(1, rungs):
+        counts.append(min(counts[-1], max(1, counts[-1] // eta) + algos - 1))
+    return counts
 
 
 def _check_fixed(fixed: dict, algos: list[str]) -> dict:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from genforge.selection.leaderboard import HIGHER_IS_BETTER
 from genforge.selection.study import TrialView
@@ -106,11 +106,33 @@ class Schedule:
             # Exploring took its share (slow scoring, say): what is left goes to the leader.
             action = self._exploitation(live, results, raw_left, views)
             return action or (Action("wait") if running else Action("done"))
+        action = self._exploring(live, results, left)
+        if action is not None and self.exploit and self.explore_secs is not None and action.train_secs is not None:
+            # Exploring must end within its share: a unit gets only the room left there, and one that would
+            # get under half its rung's seconds is not started; the leader gets the time instead.
+            room = self.explore_secs - spent - self._overhead(views)
+            before = self.rung_secs[action.rung - 1] if action.rung else 0.0
+            if room < (action.train_secs - before) / 2:
+                action = self._exploitation(live, results, raw_left, views) or (Action("wait") if running else None)
+                return action or Action("done")
+            action = replace(action, seconds_left=min(action.seconds_left or room, room))
+        if action is not None:
+            return action
+        if self.exploit and left is not None:
+            action = self._exploitation(live, results, raw_left, views)
+            if action is not None:
+                return action
+        return Action("wait") if running else Action("done")
+
+    def _exploring(self, live: dict, results: dict, left: float | None) -> Action | None:
+        """The next unit of the search proper: an interrupted candidate, a promotion, else a new candidate
+        while the budget allows one (None: nothing left to explore)."""
         count = 1 + max((parsed[0] for parsed in map(parse_key, live) if parsed), default=-1)
         more = self._more_candidates(count, results)
+        first = self.rung_secs[0] if self.rung_secs else None
         for i in range(count):  # an interrupted candidate first
             if unit_key(i, 0) not in live:
-                return Action("run", i, 0, left, self.rung_secs[0] if self.rung_secs else None)
+                return Action("run", i, 0, left, first)
         for start in range(0, count, self.round_size):
             members = list(range(start, min(start + self.round_size, count)))
             if len(members) < self.round_size and more:
@@ -118,13 +140,7 @@ class Schedule:
             action = self._promotion(members, live, results, left)
             if action is not None:
                 return action
-        if self.exploit and not more and left is not None:
-            action = self._exploitation(live, results, raw_left, views)
-            if action is not None:
-                return action
-        if more:
-            return Action("run", count, 0, left, self.rung_secs[0] if self.rung_secs else None)
-        return Action("wait") if running else Action("done")
+        return Action("run", count, 0, left, first) if more else None
 
     def _promotion(self, members: list[int], live: dict, results: dict, left: float | None) -> Action | None:
         at = members

@@ -124,3 +124,18 @@ def test_the_best_of_each_algorithm_is_promoted_too():
     assert s.next(views, T0).key == "c0/r1"  # the best GAN, though worse than the second VAE
     views.append(view(4, "c0/r1", fid=5.0))
     assert s.next(views, T0).kind == "done"
+
+
+def test_a_unit_near_the_end_of_exploring_gets_only_the_room_left_or_leaves_it_to_the_leader():
+    # Each finished unit took 2 s and trained none of it (2 s of overhead each, set aside too).
+    s = schedule(max_models=None, round_size=3, rungs=[None, None], rung_secs=[2.0, 6.0], exploit=True,
+                 total_candidates=3, max_runtime_secs=100.0, explore_secs=10.0)
+    views = [view(0, "c0/r0", fid=3.0, seconds=2.0), view(1, "c1/r0", fid=1.0, seconds=2.0)]
+    fresh = s.next(views, T0)
+    assert fresh.key == "c2/r0" and fresh.seconds_left == 4.0  # 10 - 4 spent - 2 overhead
+    views.append(view(2, "c2/r0", fid=2.0, seconds=2.0))
+    promoted = s.next(views, T0)
+    assert promoted.key == "c1/r1" and promoted.seconds_left == 2.0  # half the 4 s it adds: still started
+    s.explore_secs = 9.0
+    leader = s.next(views, T0)
+    assert leader.key == "c1/r2" and leader.seconds_left > 80  # under half: the leader gets the time
