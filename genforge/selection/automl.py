@@ -10,9 +10,10 @@ It searches GAN, VAE and, where diffusers is installed, the diffusion estimator 
 (``schedule``): rounds of ``reduction_factor ** (rungs - 1)`` candidates trained briefly, the best
 ``1 / reduction_factor`` of each rung resumed from their checkpoints for ``reduction_factor`` times as
 long. With a time budget (and no ``min_epochs``) the rungs are seconds of training: one round sized to take
-a third of the budget, then the leader is resumed for all the time left; with ``min_epochs`` (or only
-``max_models``) they are epochs, and rounds follow one another while the budget lasts. The search lives in an Optuna study (``storage``), so ``train`` again resumes it and
-``genforge automl worker`` processes can join it.
+``EXPLORE_SHARE`` of the budget, then the leader is resumed for all the time left; with ``min_epochs`` (or
+only ``max_models``) they are epochs, and rounds follow one another while the budget lasts. The search
+lives in an Optuna study (``storage``), so ``train`` again resumes it and ``genforge automl worker``
+processes can join it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ from genforge.selection.results import SearchResults, check_number, default_name
 from genforge.selection.space import build_space, choose_algos
 
 DEFAULT_RUNTIME_SECS = 3600.0  # H2OAutoML's when neither max_runtime_secs nor max_models is given
-EXPLORE_SHARE = 1 / 4  # of a time budget the successive-halving round's training is planned to take
-EXPLORE_CAP = 1 / 3  # what exploring may take with the units' scoring and the best-of-each-algorithm promotions
+# Of a time budget, the successive-halving round's training is planned to take EXPLORE_SHARE, and exploring
+# with the units' scoring may take EXPLORE_CAP. Small, because on short budgets every model is far from
+# converged: the default GAN's test FID on fashion-mnist falls as about t ** -0.54 over 6-20 minutes, so
+# each second not spent on the leader costs it (docs/automl.md, "Measured").
+EXPLORE_SHARE = 1 / 4
+EXPLORE_CAP = 1 / 3
 MIN_RUNG_SECS = 10.0  # the shortest first rung of a time budget
 EPOCH_CAP = 100000  # time rungs: epochs only cap a run, the rung's seconds end it
 STEPS_AT_FIRST_RUNG = 300  # min_epochs="auto": about this many optimisation steps (of 64 images) per candidate
