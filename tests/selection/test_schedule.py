@@ -139,3 +139,12 @@ def test_a_unit_near_the_end_of_exploring_gets_only_the_room_left_or_leaves_it_t
     s.explore_secs = 9.0
     leader = s.next(views, T0)
     assert leader.key == "c1/r2" and leader.seconds_left > 80  # under half: the leader gets the time
+
+
+def test_a_leader_within_the_noise_of_an_earlier_candidate_loses_the_tie_to_it():
+    s = schedule(max_models=None, round_size=3, rungs=[None], rung_secs=[2.0], exploit=True,
+                 total_candidates=3, max_runtime_secs=100.0)
+    views = [view(0, "c0/r0", fid=26.3), view(1, "c1/r0", fid=30.0), view(2, "c2/r0", fid=26.2)]
+    assert s.next(views, T0).key == "c0/r1"  # 26.2 is within 3% of 26.3: the first candidate (GAN defaults)
+    views[2] = view(2, "c2/r0", fid=24.0)
+    assert s.next(views, T0).key == "c2/r1"  # clearly better: it leads
